@@ -1,0 +1,61 @@
+/**
+ * The crypto provider SPI. The IKE engine and the ESP data path use only these interfaces;
+ * `libcrypto` (FFI, the default) and a pure-JS/`node:crypto` provider (for `--allow-net`
+ * embedding) implement them. All operations are synchronous. Contexts hold a key and are
+ * reused for the life of an SA; a context must not be shared between threads.
+ */
+
+export type HashName = "sha1" | "sha256" | "sha384" | "sha512";
+
+/** AES-GCM with a 16-byte tag (RFC 4106 / RFC 5282); the key excludes the 4-byte salt. */
+export interface AeadContext {
+  /** Encrypts `text` in place; writes the 16-byte tag into `tag`. `nonce` is 12 bytes. */
+  seal(nonce: Uint8Array, aad: Uint8Array, text: Uint8Array, tag: Uint8Array): void;
+  /** Decrypts `text` in place; returns false (text undefined) when the tag does not verify. */
+  open(nonce: Uint8Array, aad: Uint8Array, text: Uint8Array, tag: Uint8Array): boolean;
+  dispose(): void;
+}
+
+/** AES-CBC without padding; `text.length` must be a multiple of 16. */
+export interface CbcContext {
+  /** Encrypts `text` in place with `iv` (16 bytes). */
+  encrypt(iv: Uint8Array, text: Uint8Array): void;
+  /** Decrypts `text` in place with `iv` (16 bytes). */
+  decrypt(iv: Uint8Array, text: Uint8Array): void;
+  dispose(): void;
+}
+
+/** HMAC with a fixed key. */
+export interface MacContext {
+  /** Full output length of the hash in bytes. */
+  readonly outputLength: number;
+  /**
+   * Computes HMAC over the concatenation of `parts` and writes the first `out.length` bytes
+   * (truncation, e.g. 16 for HMAC-SHA2-256-128) into `out`.
+   */
+  compute(parts: readonly Uint8Array[], out: Uint8Array): void;
+  dispose(): void;
+}
+
+/** One Diffie-Hellman exchange: a fresh private key and its public value. */
+export interface DhExchange {
+  readonly group: number;
+  /** Public value in IKE KE payload encoding (RFC 7296 §3.4, RFC 5903 §7, RFC 8031 §3.1). */
+  readonly publicKey: Uint8Array;
+  /**
+   * The shared secret g^ir in IKE encoding (RFC 5903 §7: x coordinate only for ECP).
+   * Throws `RangeError` on a malformed peer value.
+   */
+  computeSecret(peerPublic: Uint8Array): Uint8Array;
+}
+
+export interface CryptoProvider {
+  readonly name: string;
+  createAead(key: Uint8Array): AeadContext;
+  createCbc(key: Uint8Array): CbcContext;
+  createMac(hash: HashName, key: Uint8Array): MacContext;
+  /** A new DH exchange for an IKE DH group number; throws `RangeError` if unsupported. */
+  createDh(group: number): DhExchange;
+  /** Fills `out` with cryptographically strong random bytes. */
+  randomBytes(out: Uint8Array): void;
+}

@@ -1,0 +1,13 @@
+/** Structured logging and counters. */
+export {
+  addLogSink,
+  formatRecord,
+  getLogLevel,
+  isLogLevel,
+  Logger,
+  LogLevel,
+  setLogLevel,
+  setLogSinks,
+} from "./logger.ts";
+export type { LogLevelName, LogRecord, LogSink, Subsystem } from "./logger.ts";
+export { Counters } from "./counters.ts";
