@@ -4,9 +4,19 @@
  * as `UNKNOWN(n)`.
  */
 
-/** Returns the key whose value is `value`, or `UNKNOWN(value)`. */
+/**
+ * The RFC-style name of `value` in `registry` ("NoProposalChosen" → "NO_PROPOSAL_CHOSEN"),
+ * or `UNKNOWN(value)`.
+ *
+ * @example
+ * ```ts
+ * nameOf(NotifyType, 14); // "NO_PROPOSAL_CHOSEN"
+ * ```
+ */
 export function nameOf(registry: Record<string, number>, value: number): string {
-  for (const [k, v] of Object.entries(registry)) if (v === value) return k;
+  for (const [k, v] of Object.entries(registry)) {
+    if (v === value) return k.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase();
+  }
   return `UNKNOWN(${value})`;
 }
 
@@ -184,7 +194,7 @@ export const NotifyType = {
   RedirectSupported: 16406, // RFC 5685
   IkeFragmentationSupported: 16430, // RFC 7383
   SignatureHashAlgorithms: 16431, // RFC 7427
-  ChildlessIkev2Supported: 16433, // RFC 6023
+  ChildlessIkev2Supported: 16418, // RFC 6023
 } as const;
 
 /** Notify types below this value are errors (RFC 7296 §3.10.1). */

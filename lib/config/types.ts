@@ -1,0 +1,124 @@
+/**
+ * Validated configuration values. The XML loader (`load.ts`) produces these; the rest of the
+ * program never sees XML. Durations are in seconds, sizes in bytes.
+ */
+
+/** An address the appliance listens on (`<interface>`). */
+export interface InterfaceConfig {
+  name: string;
+  address: string;
+  priority: number;
+}
+
+/** `<admin>`: the management server (used by the web issue). */
+export interface AdminConfig {
+  address: string;
+  port: number;
+  allow: string[];
+}
+
+/** `<tunnel_interface>`: the realm's TUN device. */
+export interface TunnelInterfaceConfig {
+  name: string;
+  /** Our inner address with prefix, e.g. "10.1.0.1/24". */
+  address: string;
+  /** MTU in bytes, or "auto" (derived from the suite and the outer path). */
+  mtu: number | "auto";
+}
+
+/** `<ike>`: IKE SA policy. */
+export interface IkePolicyConfig {
+  /** Built-in suite names in preference order, e.g. "aes256gcm16-prfsha384-x25519". */
+  suites: string[];
+  /** Liveness check interval in seconds, 0 = off. */
+  dpd: number;
+  /** IKE SA rekey interval in seconds, 0 = off. */
+  rekey: number;
+  natT: "auto" | "force" | "no";
+  fragmentation: boolean;
+  mobike: boolean;
+}
+
+/** `<esp>`: child SA policy. */
+export interface EspPolicyConfig {
+  /** Built-in suite names in preference order, e.g. "aes256gcm16". */
+  suites: string[];
+  rekey: number;
+  replayWindow: number;
+  pfs: boolean;
+}
+
+/** `<traffic>`: traffic selectors as CIDR prefixes. */
+export interface TrafficConfig {
+  local: string[];
+  remote: string[];
+}
+
+/** `<peer>` inside a realm of rockhopper.xml. */
+export interface PeerConfig {
+  /** Peer IKE identity in text form: "fqdn:gw2.example.com", "email:a@b", "ipv4:198.51.100.2". */
+  id: string;
+  /** Peer address; absent for peers that only ever initiate toward us. */
+  address?: string;
+  /** IKE port of the peer (default 500). */
+  port: number;
+  /** "start": initiate when the appliance starts; "add": respond only. */
+  auto: "start" | "add";
+}
+
+export interface RealmConfig {
+  id: number;
+  name: string;
+  mode: "l3" | "l2";
+  enabled: boolean;
+  tunnelInterface: TunnelInterfaceConfig;
+  ike: IkePolicyConfig;
+  esp: EspPolicyConfig;
+  traffic: TrafficConfig;
+  peers: PeerConfig[];
+}
+
+/** The whole of conf/rockhopper.xml. */
+export interface RockhopperConfig {
+  /** Path it was read from (for messages). */
+  file: string;
+  interfaces: InterfaceConfig[];
+  admin: AdminConfig;
+  realms: RealmConfig[];
+}
+
+/** `<my_auth>`: how we authenticate in a realm. */
+export interface MyAuthConfig {
+  method: "psk";
+  /** Our IKE identity in text form. */
+  id: string;
+  /** Realm-wide shared key, used with peers that have no `<peer psk>` of their own. */
+  psk?: string;
+  /**
+   * The realm-wide key as octets, present exactly when `psk` is: the UTF-8 encoding of a
+   * `psk="..."` value or the decoded `psk_hex="..."` value. The AUTH computation uses this.
+   */
+  pskBytes?: Uint8Array;
+}
+
+/** `<peer>` inside a realm of auth.xml: the key shared with that peer, both directions. */
+export interface PeerAuthConfig {
+  /** Canonical identity text, e.g. "fqdn:gw2.example.com". */
+  id: string;
+  /** The key as written: the text of `psk="..."`, or the hex digits of `psk_hex="..."`. */
+  psk: string;
+  /** The key as octets (UTF-8 of `psk`, or the decoded `psk_hex`): what AUTH uses. */
+  pskBytes: Uint8Array;
+}
+
+export interface RealmAuthConfig {
+  id: number;
+  myAuth: MyAuthConfig;
+  peers: PeerAuthConfig[];
+}
+
+/** The whole of conf/auth.xml (read only by the secure side). */
+export interface AuthConfig {
+  file: string;
+  realms: RealmAuthConfig[];
+}

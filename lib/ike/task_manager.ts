@@ -1,0 +1,253 @@
+/**
+ * One task manager per IKE SA (strongSwan's task_manager_v2): queues exchanges as initiator,
+ * answers requests as responder, owns message IDs (window size 1), retransmission with
+ * exponential back-off, and the cached last response for retransmitted requests.
+ */
+import type { Endpoint } from "../net/datagram.ts";
+import { ExchangeType, HeaderFlag, IKE_MAJOR_VERSION, nameOf } from "./constants.ts";
+import type { IkeSa } from "./ike_sa.ts";
+import { IkeSaState } from "./ike_sa.ts";
+import { type IncomingMessage, OutgoingMessage } from "./message.ts";
+import { encodeMessage } from "./payloads/mod.ts";
+import type { Task, TaskStatus } from "./tasks/task.ts";
+
+export interface RetransmitPolicy {
+  /** First timeout in ms. */
+  initialTimeoutMs: number;
+  /** Back-off factor between tries. */
+  factor: number;
+  /** Retransmissions after the first send before giving up. */
+  retries: number;
+}
+
+export const DEFAULT_RETRANSMIT: RetransmitPolicy = {
+  initialTimeoutMs: 1000,
+  factor: 2,
+  retries: 5,
+};
+
+/** What the task manager needs from the engine. */
+export interface TaskManagerIo {
+  send(sa: IkeSa, bytes: Uint8Array, to: Endpoint, localPort: number): void;
+  /** Tears the SA down (children removed); `reason` is logged. */
+  destroy(sa: IkeSa, reason: string): Promise<void>;
+  /** Responder tasks for an exchange type, or undefined when we do not answer it. */
+  responderTasks(sa: IkeSa, exchangeType: number): Task[] | undefined;
+  /** Called after an exchange completed (state may have changed). */
+  exchangeDone(sa: IkeSa, exchangeType: number): void;
+}
+
+interface Exchange {
+  type: number;
+  tasks: Task[];
+}
+
+interface ActiveRequest {
+  exchange: Exchange;
+  messageId: number;
+  bytes: Uint8Array;
+  to: Endpoint;
+  localPort: number;
+  tries: number;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+export class TaskManager {
+  readonly #sa: IkeSa;
+  readonly #io: TaskManagerIo;
+  readonly #retransmit: RetransmitPolicy;
+  readonly #queue: Exchange[] = [];
+  #active: ActiveRequest | undefined;
+  #nextRequestId = 0;
+  #expectedRequestId = 0;
+  #cachedResponse: { messageId: number; bytes: Uint8Array } | undefined;
+  #disposed = false;
+
+  constructor(sa: IkeSa, io: TaskManagerIo, retransmit: RetransmitPolicy = DEFAULT_RETRANSMIT) {
+    this.#sa = sa;
+    this.#io = io;
+    this.#retransmit = retransmit;
+  }
+
+  /** True while a request of ours awaits its response. */
+  get busy(): boolean {
+    return this.#active !== undefined;
+  }
+
+  /** Queues an exchange we initiate; call {@link initiate} to start it. */
+  queue(exchangeType: number, tasks: Task[]): void {
+    this.#queue.push({ type: exchangeType, tasks });
+  }
+
+  /** Starts the next queued exchange unless one is active. */
+  async initiate(): Promise<void> {
+    if (this.#active || this.#disposed) return;
+    const exchange = this.#queue.shift();
+    if (!exchange) return;
+    const sa = this.#sa;
+    const message = new OutgoingMessage(exchange.type, false);
+    for (const task of exchange.tasks) {
+      const status = await this.#run(() => task.build(message), task);
+      if (status === "failed") {
+        await this.#io.destroy(sa, `${task.name} could not build its request`);
+        return;
+      }
+    }
+    const messageId = exchange.type === ExchangeType.IkeSaInit ? 0 : this.#nextRequestId;
+    const bytes = this.#encode(message, messageId);
+    if (exchange.type === ExchangeType.IkeSaInit) sa.initRequest = bytes;
+    this.#nextRequestId = messageId + 1;
+    this.#active = {
+      exchange,
+      messageId,
+      bytes,
+      to: { ...sa.remote },
+      localPort: sa.local.port,
+      tries: 0,
+      timer: undefined,
+    };
+    sa.log.debug(
+      `sending ${
+        nameOf(ExchangeType, exchange.type)
+      } request ${messageId} to ${sa.remote.address}:${sa.remote.port}`,
+    );
+    this.#transmit();
+  }
+
+  #transmit(): void {
+    const active = this.#active!;
+    this.#io.send(this.#sa, active.bytes, active.to, active.localPort);
+    const timeout = this.#retransmit.initialTimeoutMs * this.#retransmit.factor ** active.tries;
+    active.timer = setTimeout(() => this.#onTimeout(), timeout);
+  }
+
+  #onTimeout(): void {
+    const active = this.#active;
+    if (!active || this.#disposed) return;
+    active.timer = undefined;
+    if (active.tries >= this.#retransmit.retries) {
+      const name = nameOf(ExchangeType, active.exchange.type);
+      this.#active = undefined;
+      void this.#io.destroy(
+        this.#sa,
+        `${active.to.address}:${active.to.port} did not answer ${name} after ${active.tries} retransmissions`,
+      );
+      return;
+    }
+    active.tries++;
+    this.#sa.log.debug(`retransmit ${active.tries} of request ${active.messageId}`);
+    this.#transmit();
+  }
+
+  /** Processes a response to our active request. */
+  async handleResponse(message: IncomingMessage): Promise<void> {
+    const active = this.#active;
+    const sa = this.#sa;
+    if (!active || message.messageId !== active.messageId) {
+      sa.log.debug(`dropping response ${message.messageId}: no such request outstanding`);
+      return;
+    }
+    if (active.timer !== undefined) clearTimeout(active.timer);
+    this.#active = undefined;
+    const exchange = active.exchange;
+    for (const task of exchange.tasks) {
+      const status = await this.#run(() => task.process(message), task);
+      if (status === "failed") {
+        await this.#io.destroy(sa, `${task.name} failed`);
+        return;
+      }
+      if (status === "restart") {
+        this.#queue.unshift(exchange);
+        this.#nextRequestId = active.messageId;
+        await this.initiate();
+        return;
+      }
+    }
+    this.#io.exchangeDone(sa, exchange.type);
+    if (sa.state === IkeSaState.Deleting) {
+      await this.#io.destroy(sa, "deleted");
+      return;
+    }
+    await this.initiate();
+  }
+
+  /** Answers a request from the peer (or repeats the cached answer to a retransmission). */
+  async handleRequest(message: IncomingMessage): Promise<void> {
+    const sa = this.#sa;
+    const id = message.messageId;
+    if (this.#cachedResponse && id === this.#cachedResponse.messageId) {
+      sa.log.debug(`request ${id} retransmitted; repeating our response`);
+      this.#io.send(sa, this.#cachedResponse.bytes, message.from, message.localPort);
+      return;
+    }
+    if (id !== this.#expectedRequestId) {
+      sa.log.debug(`dropping request ${id}: expected ${this.#expectedRequestId}`);
+      return;
+    }
+    const tasks = this.#io.responderTasks(sa, message.exchangeType);
+    if (!tasks) {
+      sa.log.debug(
+        `dropping ${nameOf(ExchangeType, message.exchangeType)} request in state ${sa.state}`,
+      );
+      return;
+    }
+    const response = new OutgoingMessage(message.exchangeType, true);
+    let failed: Task | undefined;
+    for (const task of tasks) {
+      if ((await this.#run(() => task.process(message), task)) === "failed") {
+        failed = task;
+        break;
+      }
+    }
+    for (const task of failed ? [failed] : tasks) {
+      if ((await this.#run(() => task.build(response), task)) === "failed") failed ??= task;
+    }
+    const bytes = this.#encode(response, id);
+    if (message.exchangeType === ExchangeType.IkeSaInit) sa.initResponse = bytes;
+    this.#cachedResponse = { messageId: id, bytes };
+    this.#expectedRequestId = id + 1;
+    this.#io.send(sa, bytes, message.from, message.localPort);
+    if (failed) {
+      await this.#io.destroy(sa, `${failed.name} failed`);
+      return;
+    }
+    this.#io.exchangeDone(sa, message.exchangeType);
+    if (sa.state === IkeSaState.Deleting) await this.#io.destroy(sa, "deleted by peer");
+  }
+
+  async #run(step: () => Promise<TaskStatus>, task: Task): Promise<TaskStatus> {
+    try {
+      return await step();
+    } catch (e) {
+      this.#sa.log.error(`task ${task.name} failed: ${(e as Error).message}`);
+      return "failed";
+    }
+  }
+
+  #encode(message: OutgoingMessage, messageId: number): Uint8Array {
+    const sa = this.#sa;
+    const flags = (sa.initiator ? HeaderFlag.Initiator : 0) |
+      (message.isResponse ? HeaderFlag.Response : 0);
+    const header = {
+      initiatorSpi: sa.spiI,
+      responderSpi: sa.spiR,
+      majorVersion: IKE_MAJOR_VERSION,
+      minorVersion: 0,
+      exchangeType: message.exchangeType,
+      flags,
+      messageId,
+    };
+    if (message.exchangeType === ExchangeType.IkeSaInit || !sa.protection) {
+      return encodeMessage(header, message.payloads);
+    }
+    return sa.protection.seal(header, message.payloads);
+  }
+
+  /** Stops timers; the SA is going away. */
+  dispose(): void {
+    this.#disposed = true;
+    if (this.#active?.timer !== undefined) clearTimeout(this.#active.timer);
+    this.#active = undefined;
+    this.#queue.length = 0;
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * INFORMATIONAL exchanges (RFC 7296 §1.4): delete of IKE and child SAs, and the empty
+ * liveness request that is simply answered.
+ */
+import { PayloadType, ProtocolId } from "../constants.ts";
+import type { IkeSa } from "../ike_sa.ts";
+import { IkeSaState } from "../ike_sa.ts";
+import type { IncomingMessage, OutgoingMessage } from "../message.ts";
+import type { Task, TaskServices, TaskStatus } from "./task.ts";
+
+function spiNumber(bytes: Uint8Array): number {
+  return ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0;
+}
+
+function spiBytes(spi: number): Uint8Array {
+  return new Uint8Array([spi >>> 24, (spi >>> 16) & 0xff, (spi >>> 8) & 0xff, spi & 0xff]);
+}
+
+/** Answers a peer's INFORMATIONAL request. */
+export class InformationalResponderTask implements Task {
+  readonly name = "informational";
+  readonly #sa: IkeSa;
+  readonly #services: TaskServices;
+  #deletedIn: number[] = [];
+
+  constructor(sa: IkeSa, services: TaskServices) {
+    this.#sa = sa;
+    this.#services = services;
+  }
+
+  async process(message: IncomingMessage): Promise<TaskStatus> {
+    const sa = this.#sa;
+    for (const del of message.all(PayloadType.Delete)) {
+      if (del.protocol === ProtocolId.Ike) {
+        sa.log.info(`peer ${sa.remoteId ?? sa.remote.address} deletes the IKE_SA`);
+        sa.state = IkeSaState.Deleting;
+        return "done";
+      }
+      if (del.protocol !== ProtocolId.Esp) continue;
+      for (const spiBytesOut of del.spis) {
+        const spiOut = spiNumber(spiBytesOut);
+        const index = sa.children.findIndex((c) => c.spiOut === spiOut);
+        if (index < 0) continue;
+        const [child] = sa.children.splice(index, 1);
+        await this.#services.childSas.remove(sa, child!);
+        this.#deletedIn.push(child!.spiIn);
+        sa.log.info(
+          `peer deleted CHILD_SA out 0x${spiOut.toString(16)}; deleted in 0x${
+            child!.spiIn.toString(16)
+          }`,
+        );
+      }
+    }
+    return "done";
+  }
+
+  build(message: OutgoingMessage): Promise<TaskStatus> {
+    if (this.#deletedIn.length > 0) {
+      message.add({
+        type: PayloadType.Delete,
+        protocol: ProtocolId.Esp,
+        spiSize: 4,
+        spis: this.#deletedIn.map(spiBytes),
+      });
+    }
+    return Promise.resolve("done");
+  }
+}
+
+/** Deletes the IKE SA (and with it every child SA) as initiator of the exchange. */
+export class IkeDeleteTask implements Task {
+  readonly name = "ike_delete";
+  readonly #sa: IkeSa;
+
+  constructor(sa: IkeSa) {
+    this.#sa = sa;
+  }
+
+  build(message: OutgoingMessage): Promise<TaskStatus> {
+    message.add({ type: PayloadType.Delete, protocol: ProtocolId.Ike, spiSize: 0, spis: [] });
+    this.#sa.state = IkeSaState.Deleting;
+    return Promise.resolve("more");
+  }
+
+  process(_message: IncomingMessage): Promise<TaskStatus> {
+    return Promise.resolve("done");
+  }
+}
+
+/** An INFORMATIONAL request carrying one error notify, e.g. AUTHENTICATION_FAILED. */
+export class NotifyErrorTask implements Task {
+  readonly name = "notify_error";
+  readonly #notifyType: number;
+
+  constructor(notifyType: number) {
+    this.#notifyType = notifyType;
+  }
+
+  build(message: OutgoingMessage): Promise<TaskStatus> {
+    message.notify(this.#notifyType);
+    return Promise.resolve("more");
+  }
+
+  process(_message: IncomingMessage): Promise<TaskStatus> {
+    return Promise.resolve("done");
+  }
+}

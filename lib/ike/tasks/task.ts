@@ -1,0 +1,58 @@
+/**
+ * The task contract (strongSwan's `task_t`): each piece of an exchange is a task that adds
+ * payloads to an outgoing message (`build`) and consumes an incoming one (`process`). The role
+ * is fixed at creation. Tasks never do I/O or set timers; the task manager does.
+ *
+ * Initiator: build(request) → process(response). Responder: process(request) → build(response).
+ */
+import type { AuthService } from "../../auth/service.ts";
+import type { CryptoProvider } from "../../crypto/provider.ts";
+import type { Endpoint } from "../../net/datagram.ts";
+import type { IncomingMessage, OutgoingMessage } from "../message.ts";
+import type { ChildSaRecord, IkeSa } from "../ike_sa.ts";
+import type { RealmPolicy } from "../realm_policy.ts";
+import type { EspSuite } from "../suites.ts";
+
+/**
+ * done: finished; more: needs another exchange; failed: the IKE SA cannot continue;
+ * restart: repeat this exchange from the start (INVALID_KE_PAYLOAD, COOKIE).
+ */
+export type TaskStatus = "done" | "more" | "failed" | "restart";
+
+export interface Task {
+  readonly name: string;
+  build(message: OutgoingMessage): Promise<TaskStatus>;
+  process(message: IncomingMessage): Promise<TaskStatus>;
+}
+
+/** Keys and parameters of a negotiated child SA, handed to the ESP layer once. */
+export interface NegotiatedChildSa {
+  realm: RealmPolicy;
+  record: ChildSaRecord;
+  suite: EspSuite;
+  inbound: { encryptionKey: Uint8Array; integrityKey: Uint8Array };
+  outbound: { encryptionKey: Uint8Array; integrityKey: Uint8Array };
+  /** ESP-in-UDP endpoints when `record.udpEncapsulation`. */
+  local: Endpoint;
+  remote: Endpoint;
+}
+
+/** Where negotiated child SAs go: the appliance installs them into the ESP SA database. */
+export interface ChildSaInstaller {
+  install(sa: IkeSa, child: NegotiatedChildSa): Promise<void>;
+  remove(sa: IkeSa, child: ChildSaRecord): Promise<void>;
+}
+
+/** What tasks may use besides the IKE SA itself. */
+export interface TaskServices {
+  crypto: CryptoProvider;
+  auth: AuthService;
+  realms: readonly RealmPolicy[];
+  childSas: ChildSaInstaller;
+  /** Our addresses, to check the peer's NAT_DETECTION_DESTINATION_IP. */
+  localAddresses(): readonly string[];
+  /** A fresh, unused inbound ESP SPI. */
+  allocateSpi(): number;
+  /** Port for NAT-T (4500 unless a test says otherwise). */
+  natTPort: number;
+}

@@ -1,0 +1,193 @@
+/**
+ * Two IKE engines back to back over an in-memory transport, with a recording child SA
+ * installer: the strongSwan-style "two SAs in one process" test bed.
+ */
+import type { AuthConfig, RealmConfig } from "../../lib/config/types.ts";
+import { NodeCryptoProvider } from "../../lib/crypto/node_provider.ts";
+import { LocalPskAuthService } from "../../lib/auth/mod.ts";
+import { IkeEngine, type IkeTransport } from "../../lib/ike/engine.ts";
+import type { IkeSa } from "../../lib/ike/ike_sa.ts";
+import type { RealmPolicy } from "../../lib/ike/realm_policy.ts";
+import { espSuitesByName, ikeSuitesByName } from "../../lib/ike/suites.ts";
+import { selectorFromCidr } from "../../lib/ike/traffic_selectors.ts";
+import type { ChildSaInstaller, NegotiatedChildSa } from "../../lib/ike/tasks/task.ts";
+import type { ChildSaRecord } from "../../lib/ike/ike_sa.ts";
+import type { Endpoint } from "../../lib/net/datagram.ts";
+
+export const crypto = new NodeCryptoProvider();
+
+export interface RealmSpec {
+  id?: number;
+  name?: string;
+  ikeSuites?: string[];
+  espSuites?: string[];
+  local: string[];
+  remote: string[];
+  localId: string;
+  peers: { id: string; address?: string; port?: number }[];
+}
+
+export function realm(spec: RealmSpec): RealmPolicy {
+  return {
+    id: spec.id ?? 1,
+    name: spec.name ?? "test",
+    ikeSuites: ikeSuitesByName(spec.ikeSuites ?? ["aes256gcm16-prfsha384-x25519"]),
+    espSuites: espSuitesByName(spec.espSuites ?? ["aes256gcm16"]),
+    localTs: spec.local.map(selectorFromCidr),
+    remoteTs: spec.remote.map(selectorFromCidr),
+    localId: spec.localId,
+    peers: spec.peers.map((p) => ({ id: p.id, address: p.address, port: p.port ?? 500, auto: "add" })),
+    forceEncapsulation: true,
+    replayWindow: 1024,
+    config: {} as RealmConfig,
+  };
+}
+
+export function authConfig(realmId: number, localId: string, peers: Record<string, string>): AuthConfig {
+  return {
+    file: "test-auth.xml",
+    realms: [{
+      id: realmId,
+      myAuth: { method: "psk", id: localId },
+      peers: Object.entries(peers).map(([id, psk]) => ({ id, psk, pskBytes: new TextEncoder().encode(psk) })),
+    }],
+  };
+}
+
+export class RecordingInstaller implements ChildSaInstaller {
+  readonly installed: NegotiatedChildSa[] = [];
+  readonly removed: ChildSaRecord[] = [];
+  install(_sa: IkeSa, child: NegotiatedChildSa): Promise<void> {
+    // Keep copies: the engine wipes key buffers after installation.
+    this.installed.push({
+      ...child,
+      inbound: { encryptionKey: child.inbound.encryptionKey.slice(), integrityKey: child.inbound.integrityKey.slice() },
+      outbound: { encryptionKey: child.outbound.encryptionKey.slice(), integrityKey: child.outbound.integrityKey.slice() },
+    });
+    return Promise.resolve();
+  }
+  remove(_sa: IkeSa, child: ChildSaRecord): Promise<void> {
+    this.removed.push(child);
+    return Promise.resolve();
+  }
+}
+
+/** Delivers datagrams between engines by address; `drop` can discard chosen datagrams. */
+export class Wire {
+  readonly engines = new Map<string, IkeEngine>();
+  drop: (bytes: Uint8Array, from: Endpoint, to: Endpoint) => boolean = () => false;
+  sent = 0;
+  pending = new Set<Promise<void>>();
+
+  transport(address: string): IkeTransport {
+    return {
+      send: (bytes, to, localPort) => {
+        this.sent++;
+        const from = { address, port: localPort };
+        if (this.drop(bytes, from, to)) return;
+        const engine = this.engines.get(to.address);
+        if (!engine) return;
+        const copy = bytes.slice();
+        const p = Promise.resolve().then(() => engine.handleDatagram(copy, from, to.port));
+        this.pending.add(p);
+        p.finally(() => this.pending.delete(p));
+      },
+    };
+  }
+}
+
+export interface Side {
+  engine: IkeEngine;
+  installer: RecordingInstaller;
+  address: string;
+}
+
+export function side(wire: Wire, address: string, realms: RealmPolicy[], auth: AuthConfig, opts: {
+  retransmitMs?: number;
+} = {}): Side {
+  const installer = new RecordingInstaller();
+  const engine = new IkeEngine({
+    crypto,
+    auth: new LocalPskAuthService(auth, crypto),
+    realms,
+    childSas: installer,
+    transport: wire.transport(address),
+    localAddress: address,
+    localAddresses: () => [address],
+    retransmit: { initialTimeoutMs: opts.retransmitMs ?? 200, factor: 1.5, retries: 4 },
+    halfOpenTimeoutMs: 5000,
+  });
+  wire.engines.set(address, engine);
+  return { engine, installer, address };
+}
+
+/** Resolves with the first event of `type` for any SA of `engine`, or rejects after `ms`. */
+export function nextEvent(engine: IkeEngine, type: "established" | "destroyed", ms = 5000): Promise<IkeSa> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`no ${type} event within ${ms} ms`));
+    }, ms);
+    const off = engine.on((e) => {
+      if (e.type === type) {
+        clearTimeout(timer);
+        off();
+        resolve(e.sa);
+      }
+    });
+  });
+}
+
+/** A standard gateway pair: A (198.51.100.1, 10.1.0.0/24) and B (198.51.100.2, 10.2.0.0/24). */
+export function gatewayPair(options: {
+  ikeA?: string[];
+  ikeB?: string[];
+  espA?: string[];
+  espB?: string[];
+  pskA?: string;
+  pskB?: string;
+  localA?: string[];
+  remoteA?: string[];
+  localB?: string[];
+  remoteB?: string[];
+  retransmitMs?: number;
+} = {}): { wire: Wire; a: Side; b: Side } {
+  const wire = new Wire();
+  const psk = "a-long-enough-test-psk-0123456789";
+  const a = side(
+    wire,
+    "198.51.100.1",
+    [realm({
+      ...(options.ikeA ? { ikeSuites: options.ikeA } : {}),
+      ...(options.espA ? { espSuites: options.espA } : {}),
+      local: options.localA ?? ["10.1.0.0/24"],
+      remote: options.remoteA ?? ["10.2.0.0/24"],
+      localId: "fqdn:a.example.com",
+      peers: [{ id: "fqdn:b.example.com", address: "198.51.100.2" }],
+    })],
+    authConfig(1, "fqdn:a.example.com", { "fqdn:b.example.com": options.pskA ?? psk }),
+    options.retransmitMs === undefined ? {} : { retransmitMs: options.retransmitMs },
+  );
+  const b = side(
+    wire,
+    "198.51.100.2",
+    [realm({
+      ...(options.ikeB ? { ikeSuites: options.ikeB } : {}),
+      ...(options.espB ? { espSuites: options.espB } : {}),
+      local: options.localB ?? ["10.2.0.0/24"],
+      remote: options.remoteB ?? ["10.1.0.0/24"],
+      localId: "fqdn:b.example.com",
+      peers: [{ id: "fqdn:a.example.com" }],
+    })],
+    authConfig(1, "fqdn:b.example.com", { "fqdn:a.example.com": options.pskB ?? psk }),
+    options.retransmitMs === undefined ? {} : { retransmitMs: options.retransmitMs },
+  );
+  return { wire, a, b };
+}
+
+/** Deletes every SA on both sides and waits for in-flight deliveries. */
+export async function closeAll(...sides: Side[]): Promise<void> {
+  for (const s of sides) {
+    for (const sa of s.engine.list()) await s.engine.deleteSa(sa);
+  }
+}
