@@ -26,6 +26,11 @@ export interface Transform {
   type: number;
   id: number;
   keyLength?: number;
+  /**
+   * Set by the decoder to the first attribute type other than Key Length that the transform
+   * carried; such a transform must not be selected (RFC 7296 §3.3.6). Never encoded.
+   */
+  unknownAttribute?: number;
 }
 
 /** One proposal (RFC 7296 §3.3.1). */
@@ -125,6 +130,11 @@ export interface OpaquePayload {
     | typeof PayloadType.EncryptedFragment;
   critical: boolean;
   body: Uint8Array;
+  /**
+   * SKF only: its generic header's Next Payload, i.e. the first inner payload type in
+   * fragment 1 and 0 in the others (RFC 7383 §2.5). Absent means 0.
+   */
+  innerFirst?: number;
 }
 
 /** A payload type this release does not know; `critical` is the C bit. */
