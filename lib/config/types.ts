@@ -66,6 +66,7 @@ export interface PeerConfig {
   auto: "start" | "add";
 }
 
+/** `<realm>` of rockhopper.xml: one role with its tunnel device, policies and peers. */
 export interface RealmConfig {
   id: number;
   name: string;
@@ -111,6 +112,7 @@ export interface PeerAuthConfig {
   pskBytes: Uint8Array;
 }
 
+/** `<realm>` of auth.xml: our identity and the keys for one realm (same `id`). */
 export interface RealmAuthConfig {
   id: number;
   myAuth: MyAuthConfig;

@@ -97,8 +97,8 @@ function systemAddresses(): string[] {
 }
 
 export class IkeEngine {
-  readonly counters = new Counters(COUNTER_NAMES);
-  readonly log = new Logger("ike");
+  readonly counters: Counters<IkeCounterName> = new Counters(COUNTER_NAMES);
+  readonly log: Logger = new Logger("ike");
   readonly #options: IkeEngineOptions;
   readonly #services: TaskServices;
   readonly #sas = new Map<string, Entry>();

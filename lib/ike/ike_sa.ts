@@ -45,7 +45,7 @@ export class IkeSa {
   readonly initiator: boolean;
   readonly crypto: CryptoProvider;
   readonly log: Logger;
-  readonly createdAt = Date.now();
+  readonly createdAt: number = Date.now();
 
   spiI: Uint8Array;
   spiR: Uint8Array;

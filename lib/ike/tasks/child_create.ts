@@ -169,7 +169,11 @@ export class ChildCreateResponderTask implements Task {
     this.#services = services;
   }
 
-  async process(message: IncomingMessage): Promise<TaskStatus> {
+  process(message: IncomingMessage): Promise<TaskStatus> {
+    return Promise.resolve(this.#process(message));
+  }
+
+  #process(message: IncomingMessage): TaskStatus {
     const sa = this.#sa;
     const realm = sa.realm!;
     const saPayload = message.get(PayloadType.SecurityAssociation);

@@ -1,0 +1,165 @@
+/**
+ * Validates conf/auth.xml, the secrets file read only by the secure process. No error or log
+ * line produced here ever contains a key: problems name the element and attribute instead.
+ */
+import { Logger } from "../log/mod.ts";
+import { checkRoot, ElementReader } from "./element_reader.ts";
+import { formatConfigProblem } from "./errors.ts";
+import { parseIdentity } from "./identity.ts";
+import { parseXml } from "./xml.ts";
+import type { AuthConfig, MyAuthConfig, PeerAuthConfig, RealmAuthConfig } from "./types.ts";
+
+/** Keys shorter than this (characters for `psk`, octets for `psk_hex`) need `weak="allow"`. */
+export const MIN_PSK_LENGTH = 20;
+
+const log = new Logger("cfg");
+
+/**
+ * Validates the text of an auth.xml; `file` names it in errors.
+ *
+ * @throws {ConfigError} on the first problem found; the message never contains a key.
+ *
+ * @example
+ * ```ts
+ * const auth = parseAuthConfig(
+ *   `<rockhopper_auth version="1">
+ *      <realm id="1"><my_auth method="psk" id="fqdn:gw1.example.com"/></realm>
+ *    </rockhopper_auth>`,
+ *   "inline.xml",
+ * );
+ * auth.realms[0]?.myAuth.psk; // undefined
+ * ```
+ */
+export function parseAuthConfig(text: string, file: string): AuthConfig {
+  const root = new ElementReader(parseXml(text, file), file);
+  checkRoot(root, {
+    expected: "rockhopper_auth",
+    hints: {
+      rockhopper: "this is a main configuration (root <rockhopper>): pass it with -f, not -a",
+      rhp_auth:
+        'this is an auth file of the original C Rockhopper: convert it to <rockhopper_auth version="1"> (see conf/README.md)',
+    },
+  });
+  root.allow(["version"], ["realm"]);
+  const elements = root.children("realm");
+  if (elements.length === 0) {
+    root.fail("no <realm>: add one <realm id=...> per realm of rockhopper.xml");
+  }
+  const firstLine = new Map<number, number>();
+  const realms = elements.map((element) => {
+    const realm = readRealmAuth(element);
+    const previous = firstLine.get(realm.id);
+    if (previous !== undefined) {
+      element.fail(`duplicate realm id ${realm.id} (first on line ${previous})`, "id");
+    }
+    firstLine.set(realm.id, element.line);
+    return realm;
+  });
+  return { file, realms };
+}
+
+function readRealmAuth(element: ElementReader): RealmAuthConfig {
+  element.allow(["id"], ["my_auth", "peer"]);
+  const id = element.requiredInteger("id", { min: 1, max: 0xffffffff });
+  const myAuth = readMyAuth(element.requiredChild("my_auth"));
+  const firstLine = new Map<string, number>();
+  const peers = element.children("peer").map((peerElement) => {
+    const peer = readPeerAuth(peerElement);
+    const previous = firstLine.get(peer.id);
+    if (previous !== undefined) {
+      peerElement.fail(`peer ${peer.id} is listed twice (first on line ${previous})`, "id");
+    }
+    firstLine.set(peer.id, peerElement.line);
+    return peer;
+  });
+  return element.remember({ id, myAuth, peers });
+}
+
+function readIdentity(element: ElementReader): string {
+  const identity = parseIdentity(element.required("id"));
+  if (typeof identity === "string") element.fail(identity, "id");
+  return identity.text;
+}
+
+function readMyAuth(element: ElementReader): MyAuthConfig {
+  element.allow(["method", "id", "psk", "psk_hex", "weak"], []);
+  const method = element.required("method");
+  if (method !== "psk") element.fail(`unsupported method "${method}" (supported: psk)`, "method");
+  const myAuth: MyAuthConfig = { method, id: readIdentity(element) };
+  const key = readPsk(element, false);
+  if (key) {
+    myAuth.psk = key.psk;
+    myAuth.pskBytes = key.pskBytes;
+  }
+  return element.remember(myAuth);
+}
+
+function readPeerAuth(element: ElementReader): PeerAuthConfig {
+  element.allow(["id", "psk", "psk_hex", "weak"], []);
+  const id = readIdentity(element);
+  const key = readPsk(element, true)!;
+  return element.remember({ id, psk: key.psk, pskBytes: key.pskBytes });
+}
+
+/**
+ * Reads `psk` or `psk_hex` with the length rule. Every message here names the attribute and
+ * says what is wrong with the key without quoting any of it.
+ */
+function readPsk(
+  element: ElementReader,
+  required: boolean,
+): { psk: string; pskBytes: Uint8Array } | undefined {
+  const text = element.raw("psk");
+  const hex = element.raw("psk_hex");
+  const weak = element.optional("weak");
+  if (weak !== undefined && weak !== "allow") {
+    element.fail(`"${weak}" is not allowed (the only value is "allow")`, "weak");
+  }
+  if (text !== undefined && hex !== undefined) {
+    element.fail("give either psk or psk_hex, not both", "psk_hex");
+  }
+  if (text === undefined && hex === undefined) {
+    if (required) element.fail('missing required attribute "psk" (or "psk_hex")');
+    if (weak !== undefined) element.fail('weak="allow" without a psk or psk_hex', "weak");
+    return undefined;
+  }
+  let key: { psk: string; pskBytes: Uint8Array };
+  let attribute: string;
+  let short: boolean;
+  if (text !== undefined) {
+    attribute = "psk";
+    if (text.length === 0) element.fail("empty PSK", attribute);
+    key = { psk: text, pskBytes: new TextEncoder().encode(text) };
+    short = [...text].length < MIN_PSK_LENGTH;
+  } else {
+    attribute = "psk_hex";
+    const digits = hex!.replace(/[\s:]/g, "").replace(/^0x/i, "").toLowerCase();
+    if (digits.length === 0) element.fail("empty PSK", attribute);
+    if (digits.length % 2 !== 0 || /[^0-9a-f]/.test(digits)) {
+      element.fail("the key is not an even number of hex digits (0-9, a-f)", attribute);
+    }
+    const bytes = new Uint8Array(digits.length / 2);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(digits.slice(i * 2, i * 2 + 2), 16);
+    key = { psk: digits, pskBytes: bytes };
+    short = bytes.length < MIN_PSK_LENGTH;
+  }
+  if (short) {
+    const unit = attribute === "psk" ? "characters" : "octets";
+    if (weak !== "allow") {
+      element.fail(
+        `weak PSK: shorter than ${MIN_PSK_LENGTH} ${unit}. Anyone who records one IKE_AUTH ` +
+          "exchange can guess a short key offline; use a long random key (e.g. the output of " +
+          '`openssl rand -base64 32`) or, knowing the risk, add weak="allow"',
+        attribute,
+      );
+    }
+    log.warn(formatConfigProblem({
+      file: element.file,
+      line: element.line,
+      element: element.name,
+      attribute,
+      problem: `weak PSK (shorter than ${MIN_PSK_LENGTH} ${unit}) accepted because of weak="allow"`,
+    }));
+  }
+  return key;
+}

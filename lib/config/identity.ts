@@ -1,0 +1,119 @@
+/**
+ * The text form of IKE identities in configuration files: "kind:value", e.g.
+ * "fqdn:gw2.example.com", "email:alice@example.com", "ipv4:198.51.100.2". Parsing validates
+ * the value and returns a canonical spelling (lower-case names, canonical addresses), so the
+ * same identity written two ways in rockhopper.xml and auth.xml compares equal. The canonical
+ * text is also what `lib/ike/payloads/id.ts` reads (`parseIdentity`) and prints
+ * (`formatIdentity`) for ID payloads; configuration is stricter (a kind prefix is required).
+ */
+import { IdType } from "../ike/constants.ts";
+import { formatIpAddress, parseIpAddress } from "./ip_prefix.ts";
+
+/** Identity kinds by their configuration prefix, with the IKE ID type each becomes (RFC 7296 §3.5). */
+export const IdentityKind = {
+  fqdn: IdType.Fqdn,
+  email: IdType.Rfc822Addr,
+  ipv4: IdType.Ipv4Addr,
+  ipv6: IdType.Ipv6Addr,
+  keyid: IdType.KeyId,
+  asn1dn: IdType.DerAsn1Dn,
+} as const;
+/** A configuration identity kind: "fqdn", "email", "ipv4", "ipv6", "keyid", "asn1dn". */
+export type IdentityKindName = keyof typeof IdentityKind;
+
+/** A validated identity. `text` is the canonical "kind:value" form. */
+export interface ConfigIdentity {
+  kind: IdentityKindName;
+  value: string;
+  text: string;
+}
+
+const KIND_NAMES = Object.keys(IdentityKind) as IdentityKindName[];
+
+/** Other spellings accepted for a kind (printed canonically). */
+const KIND_ALIASES: Readonly<Record<string, IdentityKindName>> = { rfc822: "email" };
+
+function isIdentityKind(name: string): name is IdentityKindName {
+  return (KIND_NAMES as string[]).includes(name);
+}
+
+const DNS_LABEL = /^(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)$/;
+
+function checkDomain(name: string): string | undefined {
+  if (name.length === 0) return "the domain name is empty";
+  if (name.length > 253) return "the domain name is longer than 253 characters";
+  for (const label of name.split(".")) {
+    if (!DNS_LABEL.test(label)) return `"${name}" is not a valid domain name`;
+  }
+  return undefined;
+}
+
+/**
+ * Parses an identity's text form. Returns the identity or a problem text suitable for a
+ * configuration error.
+ *
+ * @example
+ * ```ts
+ * parseIdentity("FQDN:GW2.Example.com"); // { kind: "fqdn", value: "gw2.example.com", text: "fqdn:gw2.example.com" }
+ * parseIdentity("gw2.example.com"); // 'identity "gw2.example.com" has no kind prefix ...'
+ * ```
+ */
+export function parseIdentity(text: string): ConfigIdentity | string {
+  const colon = text.indexOf(":");
+  const known = KIND_NAMES.join(", ");
+  if (colon < 0) {
+    return `identity "${text}" has no kind prefix (write it as kind:value, kind one of ${known})`;
+  }
+  const written = text.slice(0, colon).toLowerCase();
+  const kind = KIND_ALIASES[written] ?? written;
+  const raw = text.slice(colon + 1);
+  if (!isIdentityKind(kind)) {
+    return `unknown identity kind "${text.slice(0, colon)}" (known: ${known})`;
+  }
+  const value = canonicalValue(kind, raw);
+  if (value.problem !== undefined) return value.problem;
+  return { kind, value: value.text, text: `${kind}:${value.text}` };
+}
+
+function canonicalValue(
+  kind: IdentityKindName,
+  raw: string,
+): { text: string; problem?: never } | { problem: string } {
+  switch (kind) {
+    case "fqdn": {
+      const name = raw.toLowerCase().replace(/\.$/, "");
+      const problem = checkDomain(name);
+      return problem === undefined ? { text: name } : { problem: `fqdn identity: ${problem}` };
+    }
+    case "email": {
+      const at = raw.lastIndexOf("@");
+      const local = raw.slice(0, at);
+      if (at <= 0 || local.length > 64 || /[\s@"<>]/.test(local)) {
+        return { problem: `"${raw}" is not an e-mail address (user@domain)` };
+      }
+      const domain = raw.slice(at + 1).toLowerCase();
+      const problem = checkDomain(domain);
+      return problem === undefined
+        ? { text: `${local}@${domain}` }
+        : { problem: `email identity: ${problem}` };
+    }
+    case "ipv4":
+    case "ipv6": {
+      const address = parseIpAddress(raw);
+      const family = kind === "ipv4" ? 4 : 6;
+      if (!address || address.family !== family) {
+        return { problem: `"${raw}" is not an IPv${family} address` };
+      }
+      return { text: formatIpAddress(address) };
+    }
+    case "keyid":
+    case "asn1dn": {
+      const hex = raw.replace(/[\s:]/g, "").replace(/^0x/i, "").toLowerCase();
+      if (hex.length === 0 || hex.length % 2 !== 0 || /[^0-9a-f]/.test(hex)) {
+        const what = kind === "keyid" ? "a key ID" : "a DER-encoded distinguished name";
+        return { problem: `${what} must be written as an even number of hex digits` };
+      }
+      return { text: hex };
+    }
+  }
+}

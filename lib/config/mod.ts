@@ -1,0 +1,22 @@
+/**
+ * Configuration: loading and validating conf/rockhopper.xml and conf/auth.xml into the value
+ * types the rest of the program uses. See conf/README.md for the file format.
+ */
+export {
+  checkAuthAgainstConfig,
+  CONFIG_DEFAULTS,
+  loadAuthConfig,
+  loadConfig,
+  parseAuthConfig,
+  parseConfig,
+  readConfigFile,
+} from "./load.ts";
+export { MIN_PSK_LENGTH } from "./auth_file.ts";
+export { ConfigError, formatConfigProblem } from "./errors.ts";
+export type { ConfigErrorDetails } from "./errors.ts";
+export { parseDuration } from "./duration.ts";
+export { IdentityKind, parseIdentity } from "./identity.ts";
+export type { ConfigIdentity, IdentityKindName } from "./identity.ts";
+export { formatIpAddress, formatPrefix, parseIpAddress, parsePrefix } from "./ip_prefix.ts";
+export type { IpAddress, IpPrefix } from "./ip_prefix.ts";
+export type * from "./types.ts";
