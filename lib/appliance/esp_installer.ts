@@ -4,15 +4,15 @@
  */
 import type { ChildSaRecord, IkeSa } from "../ike/ike_sa.ts";
 import type { ChildSaInstaller, NegotiatedChildSa } from "../ike/tasks/task.ts";
-import { formatIpAddress } from "../ike/payloads/mod.ts";
 import type { CryptoProvider } from "../crypto/provider.ts";
 import {
   type ChildSaEntry,
   EspSa,
   espSuiteTransforms,
   type IpPrefix,
-  rangeToPrefixes,
+  parsePrefix,
 } from "../esp/mod.ts";
+import { rangeToPrefixes } from "../ike/traffic_selectors.ts";
 import { addRoute, delRoute } from "../net/ip_control.ts";
 import type { RealmRuntime } from "./realm_runtime.ts";
 
@@ -78,7 +78,7 @@ export class EspInstaller implements ChildSaInstaller {
       integrityKey: child.outbound.integrityKey.slice(),
     });
     const remotePrefixes: IpPrefix[] = child.record.remoteTs.flatMap((ts) =>
-      rangeToPrefixes(formatIpAddress(ts.startAddress), formatIpAddress(ts.endAddress))
+      rangeToPrefixes(ts).map(parsePrefix)
     );
     const entry: ChildSaEntry = { inbound, outbound, remotePrefixes };
     realm.sadb.installChild(entry);
