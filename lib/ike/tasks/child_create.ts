@@ -16,16 +16,10 @@ import {
   espSuiteOfAnswer,
   selectEspSuite,
 } from "../suites.ts";
+import { formatSpi, spiFromBytes, spiToBytes } from "../spi.ts";
 import { formatSelector, isCoveredBy, narrowSelectors } from "../traffic_selectors.ts";
+import { toHex } from "../../wire/mod.ts";
 import type { NegotiatedChildSa, Task, TaskServices, TaskStatus } from "./task.ts";
-
-function spiBytes(spi: number): Uint8Array {
-  return new Uint8Array([spi >>> 24, (spi >>> 16) & 0xff, (spi >>> 8) & 0xff, spi & 0xff]);
-}
-
-function spiNumber(bytes: Uint8Array): number {
-  return ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0;
-}
 
 function list(ts: readonly TrafficSelector[]): string {
   return ts.map(formatSelector).join(" ");
@@ -60,24 +54,20 @@ async function installChild(
     remote: sa.remote,
   };
   sa.log.private(
-    `child SA in 0x${record.spiIn.toString(16)} key ${hex(child.inbound.encryptionKey)}, out 0x${
-      record.spiOut.toString(16)
-    } key ${hex(child.outbound.encryptionKey)}`,
+    `child SA in ${formatSpi(record.spiIn)} key ${toHex(child.inbound.encryptionKey)}, out ${
+      formatSpi(record.spiOut)
+    } key ${toHex(child.outbound.encryptionKey)}`,
   );
   await services.childSas.install(sa, child);
   for (const k of [keys.encrI, keys.integI, keys.encrR, keys.integR]) k.fill(0);
   sa.children.push(record);
   sa.log.info(
-    `CHILD_SA installed: ${suite.name}, SPIs in 0x${
-      record.spiIn.toString(16).padStart(8, "0")
-    } out 0x${record.spiOut.toString(16).padStart(8, "0")}, ${list(record.localTs)} === ${
-      list(record.remoteTs)
-    }${record.udpEncapsulation ? ", UDP-encapsulated" : ""}`,
+    `CHILD_SA installed: ${suite.name}, SPIs in ${formatSpi(record.spiIn)} out ${
+      formatSpi(record.spiOut)
+    }, ${list(record.localTs)} === ${list(record.remoteTs)}${
+      record.udpEncapsulation ? ", UDP-encapsulated" : ""
+    }`,
   );
-}
-
-function hex(b: Uint8Array): string {
-  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
 
 export class ChildCreateInitiatorTask implements Task {
@@ -96,7 +86,7 @@ export class ChildCreateInitiatorTask implements Task {
     this.#spiIn = this.#services.allocateSpi();
     message.add({
       type: PayloadType.SecurityAssociation,
-      proposals: realm.espSuites.map((s, i) => espProposal(s, i + 1, spiBytes(this.#spiIn))),
+      proposals: realm.espSuites.map((s, i) => espProposal(s, i + 1, spiToBytes(this.#spiIn))),
     });
     message.add({ type: PayloadType.TsInitiator, selectors: realm.localTs });
     message.add({ type: PayloadType.TsResponder, selectors: realm.remoteTs });
@@ -144,7 +134,7 @@ export class ChildCreateInitiatorTask implements Task {
     }
     await installChild(sa, this.#services, {
       spiIn: this.#spiIn,
-      spiOut: spiNumber(answer.spi),
+      spiOut: spiFromBytes(answer.spi),
       suite,
       localTs: tsi.selectors,
       remoteTs: tsr.selectors,
@@ -218,7 +208,7 @@ export class ChildCreateResponderTask implements Task {
     this.#proposalNumber = selection.proposalNumber;
     this.#record = {
       spiIn: this.#services.allocateSpi(),
-      spiOut: spiNumber(selection.peerSpi),
+      spiOut: spiFromBytes(selection.peerSpi),
       suite: selection.suite,
       localTs,
       remoteTs,
@@ -244,7 +234,7 @@ export class ChildCreateResponderTask implements Task {
     }
     message.add({
       type: PayloadType.SecurityAssociation,
-      proposals: [espProposal(record.suite, this.#proposalNumber, spiBytes(record.spiIn))],
+      proposals: [espProposal(record.suite, this.#proposalNumber, spiToBytes(record.spiIn))],
     });
     message.add({ type: PayloadType.TsInitiator, selectors: record.remoteTs });
     message.add({ type: PayloadType.TsResponder, selectors: record.localTs });

@@ -2,6 +2,7 @@
  * IKE_SA_INIT (RFC 7296 §1.2): proposal, key exchange and nonces; derives the IKE SA keys.
  * Handles INVALID_KE_PAYLOAD (retry with the group the responder asks for) and COOKIE.
  */
+import { toHex } from "../../wire/mod.ts";
 import { encryptionInfo, integrityInfo, prfInfo } from "../algorithms.ts";
 import { nameOf, NotifyType, PayloadType } from "../constants.ts";
 import type { IkeSa } from "../ike_sa.ts";
@@ -55,15 +56,11 @@ function establishKeys(
     inbound: sa.initiator ? r : i,
   });
   sa.log.private(
-    `SK_ei ${hex(keys.skEi)} SK_er ${hex(keys.skEr)} SK_ai ${hex(keys.skAi)} SK_ar ${
-      hex(keys.skAr)
+    `SK_ei ${toHex(keys.skEi)} SK_er ${toHex(keys.skEr)} SK_ai ${toHex(keys.skAi)} SK_ar ${
+      toHex(keys.skAr)
     }`,
   );
   sa.state = IkeSaState.Authenticating;
-}
-
-function hex(b: Uint8Array): string {
-  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
 
 function randomNonce(services: TaskServices): Uint8Array {

@@ -6,15 +6,8 @@ import { PayloadType, ProtocolId } from "../constants.ts";
 import type { IkeSa } from "../ike_sa.ts";
 import { IkeSaState } from "../ike_sa.ts";
 import type { IncomingMessage, OutgoingMessage } from "../message.ts";
+import { formatSpi, spiFromBytes, spiToBytes } from "../spi.ts";
 import type { Task, TaskServices, TaskStatus } from "./task.ts";
-
-function spiNumber(bytes: Uint8Array): number {
-  return ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0;
-}
-
-function spiBytes(spi: number): Uint8Array {
-  return new Uint8Array([spi >>> 24, (spi >>> 16) & 0xff, (spi >>> 8) & 0xff, spi & 0xff]);
-}
 
 /** Answers a peer's INFORMATIONAL request. */
 export class InformationalResponderTask implements Task {
@@ -38,16 +31,14 @@ export class InformationalResponderTask implements Task {
       }
       if (del.protocol !== ProtocolId.Esp) continue;
       for (const spiBytesOut of del.spis) {
-        const spiOut = spiNumber(spiBytesOut);
+        const spiOut = spiFromBytes(spiBytesOut);
         const index = sa.children.findIndex((c) => c.spiOut === spiOut);
         if (index < 0) continue;
         const [child] = sa.children.splice(index, 1);
         await this.#services.childSas.remove(sa, child!);
         this.#deletedIn.push(child!.spiIn);
         sa.log.info(
-          `peer deleted CHILD_SA out 0x${spiOut.toString(16)}; deleted in 0x${
-            child!.spiIn.toString(16)
-          }`,
+          `peer deleted CHILD_SA out ${formatSpi(spiOut)}; deleted in ${formatSpi(child!.spiIn)}`,
         );
       }
     }
@@ -60,7 +51,7 @@ export class InformationalResponderTask implements Task {
         type: PayloadType.Delete,
         protocol: ProtocolId.Esp,
         spiSize: 4,
-        spis: this.#deletedIn.map(spiBytes),
+        spis: this.#deletedIn.map(spiToBytes),
       });
     }
     return Promise.resolve("done");

@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import {
+  EvpAesGcm,
+  EvpHmac,
+  hasLibcrypto,
+  libcrypto,
+  opensslError,
+  randBytes,
+  takeOpensslErrors,
+} from "../../lib/sys/mod.ts";
+
+Deno.test("libcrypto loads and is OpenSSL 3", () => {
+  assert.equal(hasLibcrypto(), true);
+  const version = BigInt(libcrypto().OpenSSL_version_num());
+  assert.equal(version >> 28n, 3n);
+});
+
+Deno.test("a forged GCM tag leaves OpenSSL's error queue empty", () => {
+  const gcm = new EvpAesGcm(new Uint8Array(16));
+  const tag = new Uint8Array(16);
+  const text = new Uint8Array(32);
+  gcm.seal(new Uint8Array(12), new Uint8Array(0), text, tag);
+  tag[0]! ^= 1;
+  for (let i = 0; i < 10; i++) {
+    assert.equal(gcm.open(new Uint8Array(12), new Uint8Array(0), text.slice(), tag), false);
+  }
+  assert.equal(BigInt(libcrypto().ERR_peek_error()), 0n);
+  gcm.dispose();
+});
+
+Deno.test("opensslError drains the error queue into the message", () => {
+  // EVP_MAC_fetch of an unknown algorithm queues an "unsupported" error.
+  const s = libcrypto();
+  const mac = s.EVP_MAC_fetch(null, new TextEncoder().encode("NO-SUCH-MAC\0"), null);
+  assert.equal(mac, null);
+  const e = opensslError("Cannot create NO-SUCH-MAC context", "EVP_MAC_fetch");
+  assert.match(e.message, /^Cannot create NO-SUCH-MAC context: EVP_MAC_fetch failed \(error:/);
+  assert.notEqual(e.detail, "");
+  assert.equal(takeOpensslErrors(), "");
+});
+
+Deno.test("randBytes fills buffers and views with fresh bytes", () => {
+  const a = new Uint8Array(48);
+  const b = new Uint8Array(48);
+  randBytes(a);
+  randBytes(b);
+  assert.notDeepEqual(a, b);
+  const outer = new Uint8Array(40);
+  randBytes(outer.subarray(8, 32));
+  assert.ok(outer.subarray(0, 8).every((x) => x === 0));
+  assert.ok(outer.subarray(32).every((x) => x === 0));
+  assert.ok(outer.subarray(8, 32).some((x) => x !== 0));
+});
+
+Deno.test("HMAC truncation writes only the requested prefix", () => {
+  const mac = new EvpHmac("sha256", new Uint8Array(20).fill(0x0c));
+  const out = new Uint8Array(20).fill(0xff);
+  mac.compute([new TextEncoder().encode("Test With Truncation")], out.subarray(0, 16));
+  // RFC 4231 test case 5.
+  assert.equal(
+    [...out.subarray(0, 16)].map((x) => x.toString(16).padStart(2, "0")).join(""),
+    "a3b6167473100ee06e0c796c2955552b",
+  );
+  assert.ok(out.subarray(16).every((x) => x === 0xff));
+  mac.dispose();
+});
