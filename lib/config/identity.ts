@@ -1,13 +1,18 @@
 /**
  * The text form of IKE identities in configuration files: "kind:value", e.g.
- * "fqdn:gw2.example.com", "email:alice@example.com", "ipv4:198.51.100.2". Parsing validates
- * the value and returns a canonical spelling (lower-case names, canonical addresses), so the
- * same identity written two ways in rockhopper.xml and auth.xml compares equal. The canonical
- * text is also what `lib/ike/payloads/id.ts` reads (`parseIdentity`) and prints
- * (`formatIdentity`) for ID payloads; configuration is stricter (a kind prefix is required).
+ * "fqdn:gw2.example.com", "email:alice@example.com", "ipv4:198.51.100.2". The ID payload
+ * codec's `parseIdentity` reads the value and its `formatIdentity` prints the canonical text,
+ * so the same identity written two ways in rockhopper.xml and auth.xml compares equal, and
+ * equal to what a peer's ID payload prints as. Configuration is stricter than the codec: a kind
+ * prefix is required, only the kinds below are accepted, and domain names must be valid DNS
+ * names (they are lower-cased).
  */
 import { IdType } from "../ike/constants.ts";
-import { formatIpAddress, parseIpAddress } from "./ip_prefix.ts";
+import {
+  formatIdentity,
+  IdentitySyntaxError,
+  parseIdentity as parseIdentityText,
+} from "../ike/payloads/mod.ts";
 
 /** Identity kinds by their configuration prefix, with the IKE ID type each becomes (RFC 7296 §3.5). */
 export const IdentityKind = {
@@ -66,54 +71,47 @@ export function parseIdentity(text: string): ConfigIdentity | string {
   }
   const written = text.slice(0, colon).toLowerCase();
   const kind = KIND_ALIASES[written] ?? written;
-  const raw = text.slice(colon + 1);
   if (!isIdentityKind(kind)) {
     return `unknown identity kind "${text.slice(0, colon)}" (known: ${known})`;
   }
-  const value = canonicalValue(kind, raw);
+  const value = domainPolicy(kind, text.slice(colon + 1));
   if (value.problem !== undefined) return value.problem;
-  return { kind, value: value.text, text: `${kind}:${value.text}` };
+  let id: { idType: number; data: Uint8Array };
+  try {
+    id = parseIdentityText(`${kind}:${value.text}`);
+  } catch (e) {
+    if (e instanceof IdentitySyntaxError) return `${kind} identity: ${e.reason}`;
+    throw e;
+  }
+  const canonical = formatIdentity(id.idType, id.data);
+  return { kind, value: canonical.slice(canonical.indexOf(":") + 1), text: canonical };
 }
 
-function canonicalValue(
+/**
+ * The configuration's own rules for names, on top of the codec's: FQDNs and e-mail domains
+ * are valid DNS names, lower-cased (an FQDN without its trailing dot), and an e-mail local
+ * part is at most 64 characters without spaces, quotes or angle brackets. Other kinds pass.
+ */
+function domainPolicy(
   kind: IdentityKindName,
   raw: string,
 ): { text: string; problem?: never } | { problem: string } {
-  switch (kind) {
-    case "fqdn": {
-      const name = raw.toLowerCase().replace(/\.$/, "");
-      const problem = checkDomain(name);
-      return problem === undefined ? { text: name } : { problem: `fqdn identity: ${problem}` };
-    }
-    case "email": {
-      const at = raw.lastIndexOf("@");
-      const local = raw.slice(0, at);
-      if (at <= 0 || local.length > 64 || /[\s@"<>]/.test(local)) {
-        return { problem: `"${raw}" is not an e-mail address (user@domain)` };
-      }
-      const domain = raw.slice(at + 1).toLowerCase();
-      const problem = checkDomain(domain);
-      return problem === undefined
-        ? { text: `${local}@${domain}` }
-        : { problem: `email identity: ${problem}` };
-    }
-    case "ipv4":
-    case "ipv6": {
-      const address = parseIpAddress(raw);
-      const family = kind === "ipv4" ? 4 : 6;
-      if (!address || address.family !== family) {
-        return { problem: `"${raw}" is not an IPv${family} address` };
-      }
-      return { text: formatIpAddress(address) };
-    }
-    case "keyid":
-    case "asn1dn": {
-      const hex = raw.replace(/[\s:]/g, "").replace(/^0x/i, "").toLowerCase();
-      if (hex.length === 0 || hex.length % 2 !== 0 || /[^0-9a-f]/.test(hex)) {
-        const what = kind === "keyid" ? "a key ID" : "a DER-encoded distinguished name";
-        return { problem: `${what} must be written as an even number of hex digits` };
-      }
-      return { text: hex };
-    }
+  if (kind === "fqdn") {
+    const name = raw.toLowerCase().replace(/\.$/, "");
+    const problem = checkDomain(name);
+    return problem === undefined ? { text: name } : { problem: `fqdn identity: ${problem}` };
   }
+  if (kind === "email") {
+    const at = raw.lastIndexOf("@");
+    const local = raw.slice(0, at);
+    if (at <= 0 || local.length > 64 || /[\s@"<>]/.test(local)) {
+      return { problem: `"${raw}" is not an e-mail address (user@domain)` };
+    }
+    const domain = raw.slice(at + 1).toLowerCase();
+    const problem = checkDomain(domain);
+    return problem === undefined
+      ? { text: `${local}@${domain}` }
+      : { problem: `email identity: ${problem}` };
+  }
+  return { text: raw };
 }

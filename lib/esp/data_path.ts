@@ -36,7 +36,7 @@ import {
 } from "./constants.ts";
 import { decapsulate } from "./decap.ts";
 import { encapsulate } from "./encap.ts";
-import { addressOffset, formatAddress, ipVersionOf } from "./ip_prefix.ts";
+import { addressOffset, formatAddressBytes, ipVersionOf } from "./ip_prefix.ts";
 import type { EspSa } from "./sa.ts";
 import { Sadb } from "./sadb.ts";
 import { classifyUdpEncap, espSpiOf, stripNonEspMarker, UdpEncapKind } from "./udp_encap.ts";
@@ -156,13 +156,7 @@ function destinationText(packet: Uint8Array): string {
   const version = ipVersionOf(packet);
   if (version === 0) return "";
   const at = addressOffset(version, "destination");
-  const words = new Uint32Array(version === 4 ? 1 : 4);
-  for (let i = 0; i < words.length; i++) {
-    const o = at + 4 * i;
-    words[i] = ((packet[o]! << 24) | (packet[o + 1]! << 16) | (packet[o + 2]! << 8) |
-      packet[o + 3]!) >>> 0;
-  }
-  return formatAddress(words);
+  return formatAddressBytes(packet.subarray(at, at + (version === 4 ? 4 : 16)));
 }
 
 /**

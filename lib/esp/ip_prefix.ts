@@ -1,7 +1,9 @@
 /**
  * IP prefixes for traffic selectors and the outbound route table, stored as 32-bit words so
  * that matching a packet's address is integer compares on the packet bytes, no allocation.
+ * Address text (control path only) is lib/wire's.
  */
+import { formatIpAddress, tryParseIpAddress } from "../wire/mod.ts";
 
 /** An IPv4 or IPv6 prefix; `words` holds the masked network address, big-endian words. */
 export interface IpPrefix {
@@ -27,98 +29,17 @@ export function maskOf(bits: number): number {
   return bits <= 0 ? 0 : bits >= 32 ? 0xffff_ffff : (0xffff_ffff << (32 - bits)) >>> 0;
 }
 
-function parseIpv4Words(text: string): number | undefined {
-  const parts = text.split(".");
-  if (parts.length !== 4) return undefined;
-  let v = 0;
-  for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p)) return undefined;
-    const n = Number(p);
-    if (n > 255) return undefined;
-    v = v * 256 + n;
-  }
-  return v;
-}
-
-function parseIpv6Words(text: string): Uint32Array | undefined {
-  let head = text;
-  let tail = "";
-  const gap = text.indexOf("::");
-  if (gap >= 0) {
-    if (text.indexOf("::", gap + 1) >= 0) return undefined;
-    head = text.slice(0, gap);
-    tail = text.slice(gap + 2);
-  }
-  const groups = (s: string): number[] | undefined => {
-    if (s === "") return [];
-    const out: number[] = [];
-    const parts = s.split(":");
-    for (let i = 0; i < parts.length; i++) {
-      const p = parts[i]!;
-      if (i === parts.length - 1 && p.includes(".")) {
-        const v4 = parseIpv4Words(p);
-        if (v4 === undefined) return undefined;
-        out.push(v4 >>> 16, v4 & 0xffff);
-      } else if (/^[0-9a-fA-F]{1,4}$/.test(p)) {
-        out.push(parseInt(p, 16));
-      } else return undefined;
-    }
-    return out;
-  };
-  const h = groups(head);
-  const t = groups(tail);
-  if (!h || !t) return undefined;
-  const missing = 8 - h.length - t.length;
-  if (gap >= 0 ? missing < 1 : missing !== 0) return undefined;
-  const all = [...h, ...new Array<number>(missing).fill(0), ...t];
-  const words = new Uint32Array(4);
-  for (let i = 0; i < 4; i++) words[i] = ((all[2 * i]! << 16) | all[2 * i + 1]!) >>> 0;
-  return words;
-}
-
 /**
- * Parses an IPv4 or IPv6 address into words (1 or 4), or returns undefined.
+ * Text of 4 or 16 address bytes for prefixes and logs (control path, allocates). Like the
+ * configuration, ESP prints an IPv4-mapped IPv6 address in hex groups ("::ffff:a00:1").
  *
  * @example
  * ```ts
- * parseAddress("10.0.0.1"); // { family: 4, words: Uint32Array [167772161] }
+ * formatAddressBytes(packet.subarray(16, 20)); // "10.2.0.9", an IPv4 destination
  * ```
  */
-export function parseAddress(text: string): { family: 4 | 6; words: Uint32Array } | undefined {
-  if (text.includes(":")) {
-    const words = parseIpv6Words(text);
-    return words ? { family: 6, words } : undefined;
-  }
-  const v4 = parseIpv4Words(text);
-  return v4 === undefined ? undefined : { family: 4, words: Uint32Array.of(v4) };
-}
-
-/** Formats address words (1 word: IPv4, 4 words: IPv6, RFC 5952 shortest form). */
-export function formatAddress(words: Uint32Array): string {
-  if (words.length === 1) {
-    const v = words[0]!;
-    return `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
-  }
-  const groups: number[] = [];
-  for (let i = 0; i < 4; i++) groups.push(words[i]! >>> 16, words[i]! & 0xffff);
-  let bestAt = -1;
-  let bestLength = 1;
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) {
-      bestAt = i;
-      bestLength = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestAt < 0) return hex.join(":");
-  return `${hex.slice(0, bestAt).join(":")}::${hex.slice(bestAt + bestLength).join(":")}`;
+export function formatAddressBytes(bytes: Uint8Array): string {
+  return formatIpAddress(bytes, { mixedNotation: false });
 }
 
 /** Builds a prefix from address words and a length, masking host bits. */
@@ -129,8 +50,13 @@ export function prefixOf(words: Uint32Array, length: number): IpPrefix {
     throw new RangeError(`Cannot build IPv${family} prefix: length ${length} not in 0..${max}`);
   }
   const masked = new Uint32Array(words.length);
-  for (let i = 0; i < words.length; i++) masked[i] = (words[i]! & maskOf(length - 32 * i)) >>> 0;
-  return { family, length, words: masked, text: `${formatAddress(masked)}/${length}` };
+  const bytes = new Uint8Array(4 * words.length);
+  const view = new DataView(bytes.buffer);
+  for (let i = 0; i < words.length; i++) {
+    masked[i] = (words[i]! & maskOf(length - 32 * i)) >>> 0;
+    view.setUint32(4 * i, masked[i]!);
+  }
+  return { family, length, words: masked, text: `${formatAddressBytes(bytes)}/${length}` };
 }
 
 /**
@@ -145,9 +71,9 @@ export function prefixOf(words: Uint32Array, length: number): IpPrefix {
 export function parsePrefix(text: string): IpPrefix {
   const slash = text.indexOf("/");
   const addressText = slash < 0 ? text : text.slice(0, slash);
-  const address = parseAddress(addressText.trim());
+  const address = tryParseIpAddress(addressText.trim());
   if (!address) throw new SyntaxError(`Cannot parse prefix "${text}": invalid address`);
-  const max = address.family === 4 ? 32 : 128;
+  const max = address.length * 8;
   let length = max;
   if (slash >= 0) {
     const lengthText = text.slice(slash + 1).trim();
@@ -156,7 +82,7 @@ export function parsePrefix(text: string): IpPrefix {
     }
     length = Number(lengthText);
   }
-  return prefixOf(address.words, length);
+  return prefixFromBytes(address, length);
 }
 
 /**

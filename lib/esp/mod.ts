@@ -46,9 +46,7 @@ export type {
 export { encapsulate, encapsulatedLength } from "./encap.ts";
 export { decapsulate } from "./decap.ts";
 export {
-  formatAddress,
   ipVersionOf,
-  parseAddress,
   parsePrefix,
   prefixFromBytes,
   prefixOf,

@@ -4,12 +4,12 @@
  * lookups, no allocation); IPv6 is a list sorted by length, fine for the few prefixes of a
  * gateway.
  */
+import { tryParseIpAddress } from "../wire/mod.ts";
 import {
   addressOffset,
   type IpPrefix,
   ipVersionOf,
   maskOf,
-  parseAddress,
   prefixContainsAt,
   readAddressWord,
 } from "./ip_prefix.ts";
@@ -122,12 +122,9 @@ export class PrefixTable<T> {
 
   /** Longest match for an address in text form (control path, allocates). */
   lookupAddress(address: string): T | undefined {
-    const a = parseAddress(address);
-    if (!a) return undefined;
-    if (a.family === 4) return this.lookup4(a.words[0]!);
-    const bytes = new Uint8Array(16);
-    const view = new DataView(bytes.buffer);
-    for (let i = 0; i < 4; i++) view.setUint32(4 * i, a.words[i]!);
+    const bytes = tryParseIpAddress(address);
+    if (!bytes) return undefined;
+    if (bytes.length === 4) return this.lookup4(readAddressWord(bytes, 0));
     for (const e of this.#v6) if (prefixContainsAt(e.prefix, bytes, 0)) return e.value;
     return undefined;
   }

@@ -3,7 +3,12 @@
  * the initiator, and conversion of address ranges to prefixes for the route table.
  */
 import { TsType } from "./constants.ts";
-import { formatIpAddress, trafficSelectorFromText, trafficSelectorToText } from "./payloads/mod.ts";
+import {
+  compareAddresses,
+  formatIpAddress,
+  trafficSelectorFromText,
+  trafficSelectorToText,
+} from "./payloads/mod.ts";
 import type { TrafficSelector } from "./payloads/types.ts";
 
 function toBigInt(bytes: Uint8Array): bigint {
@@ -41,26 +46,19 @@ export function intersectSelectors(
   const startPort = Math.max(a.startPort, b.startPort);
   const endPort = Math.min(a.endPort, b.endPort);
   if (startPort > endPort) return undefined;
-  const start = maxBig(toBigInt(a.startAddress), toBigInt(b.startAddress));
-  const end = minBig(toBigInt(a.endAddress), toBigInt(b.endAddress));
-  if (start > end) return undefined;
-  const length = addressLength(a.tsType);
+  const start = compareAddresses(a.startAddress, b.startAddress) >= 0
+    ? a.startAddress
+    : b.startAddress;
+  const end = compareAddresses(a.endAddress, b.endAddress) <= 0 ? a.endAddress : b.endAddress;
+  if (compareAddresses(start, end) > 0) return undefined;
   return {
     tsType: a.tsType,
     ipProtocol: a.ipProtocol !== 0 ? a.ipProtocol : b.ipProtocol,
     startPort,
     endPort,
-    startAddress: fromBigInt(start, length),
-    endAddress: fromBigInt(end, length),
+    startAddress: start.slice(),
+    endAddress: end.slice(),
   };
-}
-
-function maxBig(a: bigint, b: bigint): bigint {
-  return a > b ? a : b;
-}
-
-function minBig(a: bigint, b: bigint): bigint {
-  return a < b ? a : b;
 }
 
 /**
@@ -81,10 +79,11 @@ export function narrowSelectors(
   return out;
 }
 
+/** True when both selectors have the same type, protocol, ports and address range. */
 export function selectorEquals(a: TrafficSelector, b: TrafficSelector): boolean {
   return a.tsType === b.tsType && a.ipProtocol === b.ipProtocol && a.startPort === b.startPort &&
-    a.endPort === b.endPort && toBigInt(a.startAddress) === toBigInt(b.startAddress) &&
-    toBigInt(a.endAddress) === toBigInt(b.endAddress);
+    a.endPort === b.endPort && compareAddresses(a.startAddress, b.startAddress) === 0 &&
+    compareAddresses(a.endAddress, b.endAddress) === 0;
 }
 
 /** True when `inner` lies wholly inside one of `outer` (initiator's check of the answer). */

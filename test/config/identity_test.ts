@@ -58,3 +58,14 @@ Deno.test("rejects malformed identities with a reason", () => {
     assertEquals((result as string).includes(reason!), true, `${input}: ${String(result)}`);
   }
 });
+
+Deno.test("canonical text of an IPv4-mapped address or a non-ASCII e-mail follows the codec", () => {
+  // The codec prints IPv4-mapped IPv6 identities in mixed notation; so does the configuration.
+  const mapped = parseIdentity("ipv6:::FFFF:198.51.100.2") as { text: string };
+  assertEquals(mapped.text, "ipv6:::ffff:198.51.100.2");
+  assertEquals(mapped.text, formatIdentity(IdType.Ipv6Addr, parseWireIdentity(mapped.text).data));
+  // An identity the codec cannot put on the wire is a configuration error, not a runtime one.
+  const problem = parseIdentity("email:j\u00f6rg@example.com");
+  assertEquals(typeof problem, "string");
+  assertEquals((problem as string).startsWith("email identity: "), true, String(problem));
+});

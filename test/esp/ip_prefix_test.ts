@@ -1,11 +1,5 @@
 import { assert, assertEquals, assertThrows } from "../_assert.ts";
-import {
-  formatAddress,
-  parseAddress,
-  parsePrefix,
-  prefixFromBytes,
-  sourceInPrefixes,
-} from "../../lib/esp/mod.ts";
+import { parsePrefix, prefixFromBytes, sourceInPrefixes } from "../../lib/esp/mod.ts";
 import { ipv4Packet, ipv6Packet } from "./_helpers.ts";
 
 Deno.test("parses IPv4 and IPv6 prefixes and clears host bits", () => {
@@ -26,13 +20,14 @@ Deno.test("rejects malformed prefixes with a SyntaxError", () => {
   }
 });
 
-Deno.test("formats IPv6 in RFC 5952 shortest form", () => {
-  const f = (t: string) => formatAddress(parseAddress(t)!.words);
-  assertEquals(f("2001:0db8:0000:0000:0000:0000:0000:0001"), "2001:db8::1");
-  assertEquals(f("2001:db8:0:1:0:0:0:1"), "2001:db8:0:1::1");
-  assertEquals(f("0:0:0:0:0:0:0:0"), "::");
-  assertEquals(f("1:2:3:4:5:6:7:8"), "1:2:3:4:5:6:7:8");
-  assertEquals(f("10.1.2.3"), "10.1.2.3");
+Deno.test("prints prefix text in RFC 5952 shortest form, IPv4-mapped in hex groups", () => {
+  const f = (t: string) => parsePrefix(t).text;
+  assertEquals(f("2001:0db8:0000:0000:0000:0000:0000:0001"), "2001:db8::1/128");
+  assertEquals(f("2001:db8:0:1:0:0:0:1"), "2001:db8:0:1::1/128");
+  assertEquals(f("0:0:0:0:0:0:0:0"), "::/128");
+  assertEquals(f("1:2:3:4:5:6:7:8"), "1:2:3:4:5:6:7:8/128");
+  assertEquals(f("10.1.2.3"), "10.1.2.3/32");
+  assertEquals(f("::ffff:198.51.100.1"), "::ffff:c633:6401/128");
 });
 
 Deno.test("builds prefixes from 4- and 16-byte addresses", () => {

@@ -30,10 +30,17 @@
  * an error). FQDN and e-mail text is printable ASCII without spaces;
  * {@link formatIdentity} prints other bytes in the `id<N>:` hex form so logs stay safe.
  */
-import { type ByteReader, type ByteWriter, DecodeError, fromHex, toHex } from "../../wire/mod.ts";
+import {
+  type ByteReader,
+  type ByteWriter,
+  DecodeError,
+  formatIpAddress,
+  fromHex,
+  toHex,
+  tryParseIpAddress,
+} from "../../wire/mod.ts";
 import { IdType, PayloadType } from "../constants.ts";
 import { checkField, MAX_PAYLOAD_BODY_LENGTH } from "./_common.ts";
-import { formatIpAddress, tryParseIpAddress } from "./ip_address.ts";
 import type { IdPayload } from "./types.ts";
 
 /**
@@ -105,9 +112,33 @@ function isEmailText(text: string): boolean {
 }
 
 /**
+ * The text form of an identity could not be parsed. `reason` is the problem alone (lower
+ * case, without the "Cannot parse identity" lead), for callers that report it in their own
+ * words, such as the configuration loader.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   parseIdentity("ipv4:2001:db8::1");
+ * } catch (e) {
+ *   if (e instanceof IdentitySyntaxError) e.reason; // '"2001:db8::1" is not an IPv4 address'
+ * }
+ * ```
+ */
+export class IdentitySyntaxError extends SyntaxError {
+  /** What is wrong with the text, e.g. `"xyz" is not hex (write an even number of hex digits)`. */
+  readonly reason: string;
+  constructor(text: string, reason: string) {
+    super(`Cannot parse identity "${text.slice(0, 80)}": ${reason}`);
+    this.name = "IdentitySyntaxError";
+    this.reason = reason;
+  }
+}
+
+/**
  * Parses the text form of an identity (see the module comment) into an ID type and data.
  *
- * @throws {SyntaxError} naming the problem, e.g. an unknown prefix or a bad address.
+ * @throws {IdentitySyntaxError} naming the problem, e.g. an unknown prefix or a bad address.
  *
  * @example
  * ```ts
@@ -117,7 +148,7 @@ function isEmailText(text: string): boolean {
  */
 export function parseIdentity(text: string): { idType: number; data: Uint8Array } {
   const fail: (why: string) => never = (why) => {
-    throw new SyntaxError(`Cannot parse identity "${text.slice(0, 80)}": ${why}`);
+    throw new IdentitySyntaxError(text, why);
   };
   if (text.length === 0) fail("it is empty");
   const bare = tryParseIpAddress(text);
@@ -160,7 +191,7 @@ export function parseIdentity(text: string): { idType: number; data: Uint8Array 
   try {
     data = fromHex(value);
   } catch {
-    fail(`"${value.slice(0, 32)}" is not hex`);
+    fail(`"${value.slice(0, 32)}" is not hex (write an even number of hex digits)`);
   }
   if (data.length === 0 && raw === null) fail("the hex data is empty");
   return { idType, data };

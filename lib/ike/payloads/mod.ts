@@ -15,7 +15,14 @@ export { decodeGenericHeader, encodeGenericHeader, type GenericHeader } from "./
 export { decodeSa, encodeSa, saLength } from "./sa.ts";
 export { decodeKe, encodeKe, keLength } from "./ke.ts";
 export { decodeNonce, encodeNonce, nonceLength } from "./nonce.ts";
-export { decodeId, encodeId, formatIdentity, idLength, parseIdentity } from "./id.ts";
+export {
+  decodeId,
+  encodeId,
+  formatIdentity,
+  IdentitySyntaxError,
+  idLength,
+  parseIdentity,
+} from "./id.ts";
 export { authLength, decodeAuth, encodeAuth } from "./auth.ts";
 export { decodeNotify, encodeNotify, notifyLength } from "./notify.ts";
 export { decodeDelete, deleteLength, encodeDelete } from "./delete.ts";
@@ -38,12 +45,13 @@ export {
   encodePayloadChain,
   payloadBodyLength,
 } from "./message.ts";
+// IP address text lives in lib/wire; re-exported so codec users need one import.
 export {
   compareAddresses,
   formatIpAddress,
   parseIpAddress,
   tryParseIpAddress,
-} from "./ip_address.ts";
+} from "../../wire/mod.ts";
 export {
   selectorContainsAddress,
   trafficSelectorFromText,

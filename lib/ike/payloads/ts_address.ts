@@ -13,8 +13,8 @@
  * Host bits after a prefix length are masked off (`10.1.0.5/24` is `10.1.0.0/24`), as
  * strongSwan does.
  */
+import { compareAddresses, formatIpAddress, tryParseIpAddress } from "../../wire/mod.ts";
 import { TsType } from "../constants.ts";
-import { compareAddresses, formatIpAddress, tryParseIpAddress } from "./ip_address.ts";
 import type { TrafficSelector } from "./types.ts";
 
 const SUFFIX = /^(.*)\[([0-9]{1,3})(?:\/([0-9]{1,5})(?:-([0-9]{1,5}))?)?\]$/;

@@ -1,6 +1,11 @@
 import { ByteReader, DecodeError } from "../../../lib/wire/mod.ts";
 import { IdType, PayloadType } from "../../../lib/ike/constants.ts";
-import { decodeId, formatIdentity, parseIdentity } from "../../../lib/ike/payloads/mod.ts";
+import {
+  decodeId,
+  formatIdentity,
+  IdentitySyntaxError,
+  parseIdentity,
+} from "../../../lib/ike/payloads/mod.ts";
 import { assert, assertRoundTrip, assertThrowsError, hex } from "./_helpers.ts";
 
 const ascii = (s: string) => new TextEncoder().encode(s);
@@ -15,16 +20,20 @@ Deno.test("ID: decodes an FQDN IDi", () => {
   );
 });
 
+/** Every text form, in the canonical spelling {@link formatIdentity} prints. */
+const TEXT_FORMS = [
+  "fqdn:gw.example.com",
+  "email:user@example.com",
+  "ipv4:198.51.100.1",
+  "ipv6:2001:db8::1",
+  "keyid:0a0b0c",
+  "asn1dn:300d310b300906035504061302434800",
+  "id200:abcd",
+  "id2:",
+];
+
 Deno.test("ID: round trips IDi and IDr of every text form", () => {
-  for (
-    const text of [
-      "fqdn:gw.example.com",
-      "email:user@example.com",
-      "ipv4:198.51.100.1",
-      "ipv6:2001:db8::1",
-      "keyid:0a0b0c",
-    ]
-  ) {
+  for (const text of TEXT_FORMS) {
     assertRoundTrip({ type: PayloadType.IdInitiator, ...parseIdentity(text) });
     assertRoundTrip({ type: PayloadType.IdResponder, ...parseIdentity(text) });
   }
@@ -65,18 +74,7 @@ Deno.test("ID: parseIdentity reads every text form", () => {
 });
 
 Deno.test("ID: formatIdentity prints the text form parseIdentity reads back", () => {
-  for (
-    const text of [
-      "fqdn:gw.example.com",
-      "email:user@example.com",
-      "ipv4:198.51.100.1",
-      "ipv6:2001:db8::1",
-      "keyid:0a0b0c",
-      "asn1dn:300d310b300906035504061302434800",
-      "id200:abcd",
-      "id2:",
-    ]
-  ) {
+  for (const text of TEXT_FORMS) {
     const { idType, data } = parseIdentity(text);
     assert.equal(formatIdentity(idType, data), text);
   }
@@ -89,7 +87,7 @@ Deno.test("ID: formatIdentity falls back to hex for bytes without a safe text fo
   assert.equal(formatIdentity(IdType.KeyId, new Uint8Array(0)), "id11:");
 });
 
-Deno.test("ID: parseIdentity throws SyntaxError for bad text", () => {
+Deno.test("ID: parseIdentity throws an IdentitySyntaxError carrying the reason", () => {
   const bad: [string, string][] = [
     ["", "it is empty"],
     ["fqdn:", "an FQDN must be printable ASCII"],
@@ -108,7 +106,9 @@ Deno.test("ID: parseIdentity throws SyntaxError for bad text", () => {
     ["gw\u00e9.example.com", "an FQDN must be printable ASCII"],
   ];
   for (const [text, why] of bad) {
-    const e = assertThrowsError(() => parseIdentity(text), SyntaxError, why);
-    assert.ok(e.message.startsWith("Cannot parse identity"), e.message);
+    const e = assertThrowsError(() => parseIdentity(text), IdentitySyntaxError, why);
+    assert.ok(e instanceof SyntaxError);
+    assert.ok(e.reason.includes(why), e.reason);
+    assert.equal(e.message, `Cannot parse identity "${text}": ${e.reason}`);
   }
 });

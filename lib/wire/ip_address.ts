@@ -1,7 +1,9 @@
 /**
- * IP address text ↔ bytes (4 bytes for IPv4, 16 for IPv6) for identities, traffic selectors
- * and logs. Parsing is strict (dotted quad without leading zeros; RFC 4291 IPv6 text without
- * zone); printing follows RFC 5952 (lower case, longest zero run compressed).
+ * IP address text ↔ bytes (4 bytes for IPv4, 16 for IPv6): the one parser and printer behind
+ * IKE identities and traffic selectors, configuration values, ESP prefixes and logs. Parsing
+ * is strict (dotted quad without leading zeros; RFC 4291 IPv6 text without zone); printing
+ * follows RFC 5952 (lower case, longest run of two or more zero groups compressed, the first
+ * such run on a tie).
  */
 
 const IPV4_PART = /^(0|[1-9][0-9]{0,2})$/;
@@ -90,26 +92,36 @@ function parseIpv6(text: string): Uint8Array | undefined {
   return out;
 }
 
+/** Options for {@link formatIpAddress}. */
+export interface FormatIpAddressOptions {
+  /**
+   * Print an IPv4-mapped IPv6 address in RFC 5952 §5 mixed notation (`::ffff:192.0.2.1`);
+   * `false` prints it like any other IPv6 address (`::ffff:c000:201`). Default `true`.
+   */
+  mixedNotation?: boolean;
+}
+
 /**
- * Prints 4 or 16 address bytes (RFC 5952 for IPv6; IPv4-mapped as `::ffff:a.b.c.d`).
+ * Prints 4 or 16 address bytes (RFC 5952 for IPv6; IPv4-mapped as `::ffff:a.b.c.d` unless
+ * `options.mixedNotation` is false).
  *
  * @throws {RangeError} for any other length.
  *
  * @example
  * ```ts
  * formatIpAddress(parseIpAddress("2001:0db8:0:0:0:0:0:1")); // "2001:db8::1"
+ * formatIpAddress(parseIpAddress("::ffff:192.0.2.1"), { mixedNotation: false }); // "::ffff:c000:201"
  * ```
  */
-export function formatIpAddress(bytes: Uint8Array): string {
+export function formatIpAddress(bytes: Uint8Array, options: FormatIpAddressOptions = {}): string {
   if (bytes.length === 4) return bytes.join(".");
   if (bytes.length !== 16) {
     throw new RangeError(`Cannot format IP address: ${bytes.length} bytes is neither 4 nor 16`);
   }
   const groups: number[] = [];
   for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
-  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
-    return `::ffff:${bytes.subarray(12).join(".")}`;
-  }
+  const mapped = groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff;
+  if (mapped && options.mixedNotation !== false) return `::ffff:${bytes.subarray(12).join(".")}`;
   let bestStart = -1;
   let bestLength = 1; // a single zero group is not compressed (RFC 5952 §4.2.2)
   for (let i = 0; i < 8;) {
