@@ -7,11 +7,9 @@
  *   2. UDP 4500 → RFC 3948 demux: ESP → realm by SPI → decrypt → TUN; IKE → engine
  *   3. UDP 500 → engine
  */
-import type { AuthService } from "../auth/service.ts";
-import { LocalPskAuthService } from "../auth/psk.ts";
-import type { AuthConfig, RockhopperConfig } from "../config/types.ts";
-import { selectCryptoProvider } from "../crypto/select_provider.ts";
-import type { CryptoProvider } from "../crypto/provider.ts";
+import { type AuthService, LocalPskAuthService } from "../auth/mod.ts";
+import type { AuthConfig, RockhopperConfig } from "../config/mod.ts";
+import { type CryptoProvider, selectCryptoProvider } from "../crypto/mod.ts";
 import {
   classifyUdpEncap,
   espSpiOf,
@@ -20,17 +18,28 @@ import {
   stripNonEspMarker,
   UdpEncapKind,
 } from "../esp/mod.ts";
-import { IKE_PORT, NAT_T_PORT, NON_ESP_MARKER_LENGTH } from "../ike/constants.ts";
-import { IkeEngine } from "../ike/engine.ts";
-import type { IkeSa } from "../ike/ike_sa.ts";
-import { IkeSaState } from "../ike/ike_sa.ts";
-import { realmPolicies, type RealmPolicy } from "../ike/realm_policy.ts";
+import {
+  IKE_PORT,
+  IkeEngine,
+  type IkeSa,
+  IkeSaState,
+  NAT_T_PORT,
+  NON_ESP_MARKER_LENGTH,
+  realmPolicies,
+  type RealmPolicy,
+} from "../ike/mod.ts";
 import { Counters, Logger } from "../log/mod.ts";
-import type { DatagramSocket, Endpoint } from "../net/datagram.ts";
-import type { PacketDevice } from "../net/device.ts";
-import { addAddress, linkUp, setMtu } from "../net/ip_control.ts";
-import { openTun } from "../net/tun_linux.ts";
-import { openUdpSocket } from "../net/udp.ts";
+import {
+  addAddress,
+  type DatagramSocket,
+  type Endpoint,
+  linkUp,
+  openTun,
+  openUdpSocket,
+  type PacketDevice,
+  runIp,
+  setMtu,
+} from "../net/mod.ts";
 import { EspInstaller } from "./esp_installer.ts";
 import { RealmRuntime } from "./realm_runtime.ts";
 
@@ -69,6 +78,8 @@ async function openRealmTun(realm: RealmPolicy): Promise<PacketDevice> {
   try {
     await setMtu(device.name, mtu);
     await addAddress(device.name, tunnel.address);
+    // No IPv6 link-local address: the kernel would send router solicitations into the tunnel.
+    await runIp(["link", "set", "dev", device.name, "addrgenmode", "none"]);
     await linkUp(device.name);
   } catch (e) {
     device.close();
@@ -191,7 +202,6 @@ export class Appliance {
     this.#natTSocket.close();
     for (const r of this.realms.values()) r.device.close();
     await Promise.allSettled(this.#loops);
-    this.log.info("stopped");
   }
 
   #sendIke(bytes: Uint8Array, to: Endpoint, localPort: number): void {

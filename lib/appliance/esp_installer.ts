@@ -2,9 +2,14 @@
  * Installs negotiated child SAs into a realm's ESP SA database and points kernel routes for
  * the peer's traffic selectors at the realm's TUN device; removes both again.
  */
-import type { ChildSaRecord, IkeSa } from "../ike/ike_sa.ts";
-import type { ChildSaInstaller, NegotiatedChildSa } from "../ike/tasks/task.ts";
-import type { CryptoProvider } from "../crypto/provider.ts";
+import type { CryptoProvider } from "../crypto/mod.ts";
+import {
+  type ChildSaInstaller,
+  type ChildSaRecord,
+  type IkeSa,
+  type NegotiatedChildSa,
+  rangeToPrefixes,
+} from "../ike/mod.ts";
 import {
   type ChildSaEntry,
   EspSa,
@@ -12,8 +17,7 @@ import {
   type IpPrefix,
   parsePrefix,
 } from "../esp/mod.ts";
-import { rangeToPrefixes } from "../ike/traffic_selectors.ts";
-import { addRoute, delRoute } from "../net/ip_control.ts";
+import { addRoute, delRoute } from "../net/mod.ts";
 import type { RealmRuntime } from "./realm_runtime.ts";
 
 interface InstalledChild {

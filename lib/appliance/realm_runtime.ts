@@ -2,7 +2,7 @@
  * What runs per realm: its TUN device, its ESP SA database, the outbound loop's counters and
  * the inbound context.
  */
-import type { PacketDevice } from "../net/device.ts";
+import type { PacketDevice } from "../net/mod.ts";
 import {
   createInboundContext,
   createPeerToTunCounters,
@@ -14,7 +14,7 @@ import {
 } from "../esp/mod.ts";
 import type { Counters } from "../log/mod.ts";
 import { Logger } from "../log/mod.ts";
-import type { RealmPolicy } from "../ike/realm_policy.ts";
+import type { RealmPolicy } from "../ike/mod.ts";
 
 export class RealmRuntime {
   readonly policy: RealmPolicy;

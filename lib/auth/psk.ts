@@ -1,9 +1,9 @@
 /**
  * In-process PSK authentication (RFC 7296 §2.15) over the realm keys of auth.xml.
  */
-import type { AuthConfig } from "../config/types.ts";
-import { prf } from "../crypto/prf.ts";
-import type { CryptoProvider } from "../crypto/provider.ts";
+import type { AuthConfig } from "../config/mod.ts";
+import { prf } from "../crypto/mod.ts";
+import type { CryptoProvider } from "../crypto/mod.ts";
 import { bytesEqual } from "../wire/mod.ts";
 import {
   type AuthService,

@@ -4,7 +4,7 @@
  * value or a yes/no — never a key. A later issue moves the implementation into the secure
  * process; the interface is already asynchronous for that.
  */
-import type { HashName } from "../crypto/provider.ts";
+import type { HashName } from "../crypto/mod.ts";
 
 export interface PskAuthRequest {
   realmId: number;

@@ -7,12 +7,12 @@
  * prefix is required, only the kinds below are accepted, and domain names must be valid DNS
  * names (they are lower-cased).
  */
-import { IdType } from "../ike/constants.ts";
+import { IdType } from "../ike/mod.ts";
 import {
   formatIdentity,
   IdentitySyntaxError,
   parseIdentity as parseIdentityText,
-} from "../ike/payloads/mod.ts";
+} from "../ike/mod.ts";
 
 /** Identity kinds by their configuration prefix, with the IKE ID type each becomes (RFC 7296 §3.5). */
 export const IdentityKind = {

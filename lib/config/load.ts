@@ -3,7 +3,8 @@
  * into the value types of `types.ts`. The format is documented in conf/README.md; every
  * problem is a one-line {@link ConfigError} naming file, line, element and attribute.
  */
-import { DEFAULT_ESP_SUITES, DEFAULT_IKE_SUITES, ESP_SUITES, IKE_SUITES } from "../ike/suites.ts";
+import { REPLAY_WINDOW_MAX, REPLAY_WINDOW_MIN } from "../esp/mod.ts";
+import { DEFAULT_ESP_SUITES, DEFAULT_IKE_SUITES, ESP_SUITES, IKE_SUITES } from "../ike/mod.ts";
 import { checkRoot, ElementReader, failAtSource, sourceOf } from "./element_reader.ts";
 import { ConfigError } from "./errors.ts";
 import { parseAuthConfig } from "./auth_file.ts";
@@ -382,13 +383,20 @@ function readEsp(element: ElementReader): EspPolicyConfig {
   return element.remember({
     suites: readSuites(element, "ESP", ESP_SUITES, DEFAULT_ESP_SUITES),
     rekey: readRekey(element, d.rekey),
-    replayWindow: element.integer("replay_window", {
-      min: 32,
-      max: 65536,
-      fallback: d.replayWindow,
-    }),
+    replayWindow: readReplayWindow(element, d.replayWindow),
     pfs: element.yesNo("pfs", d.pfs),
   });
+}
+
+/** The anti-replay window: what `ReplayWindow` implements, a multiple of 32 in 32..4096. */
+function readReplayWindow(element: ElementReader, fallback: number): number {
+  const size = element.integer("replay_window", {
+    min: REPLAY_WINDOW_MIN,
+    max: REPLAY_WINDOW_MAX,
+    fallback,
+  });
+  if (size % 32 !== 0) element.fail(`${size} is not a multiple of 32`, "replay_window");
+  return size;
 }
 
 function readTraffic(element: ElementReader | undefined, tunnelNetwork: string): TrafficConfig {

@@ -22,8 +22,8 @@
  * at debug level and rate-limited.
  */
 import { Counters, Logger } from "../log/mod.ts";
-import type { DatagramSocket, Endpoint } from "../net/datagram.ts";
-import type { PacketDevice } from "../net/device.ts";
+import type { DatagramSocket, Endpoint } from "../net/mod.ts";
+import type { PacketDevice } from "../net/mod.ts";
 import { RateLimit } from "./_rate_limit.ts";
 import { BufferPool, type PooledBuffer } from "./buffer_pool.ts";
 import {

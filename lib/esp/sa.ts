@@ -5,11 +5,11 @@
  * per-packet work on it.
  */
 import type { AeadContext, CbcContext, CryptoProvider, MacContext } from "../crypto/mod.ts";
-import { EncrId, IntegId } from "../ike/constants.ts";
-import { encryptionInfo, integrityInfo } from "../ike/algorithms.ts";
-import type { EspSuite } from "../ike/suites.ts";
+import { EncrId, IntegId } from "../ike/mod.ts";
+import { encryptionInfo, integrityInfo } from "../ike/mod.ts";
+import type { EspSuite } from "../ike/mod.ts";
 import { Counters } from "../log/mod.ts";
-import type { Endpoint } from "../net/datagram.ts";
+import type { Endpoint } from "../net/mod.ts";
 import {
   AES_BLOCK_LENGTH,
   CBC_IV_LENGTH,

@@ -7,7 +7,7 @@
  *  anything else (≥ 8 bytes)  → ESP; the first 4 bytes are the SPI, never 0 (§2.1)
  * ```
  */
-import { NON_ESP_MARKER_LENGTH } from "../ike/constants.ts";
+import { NON_ESP_MARKER_LENGTH } from "../ike/mod.ts";
 import { ESP_HEADER_LENGTH } from "./constants.ts";
 
 /** What a datagram on port 4500 carries. */

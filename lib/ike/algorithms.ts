@@ -2,7 +2,7 @@
  * Properties of the transforms this release implements: key and block sizes, the hash behind
  * each PRF/integrity transform. Anything not listed here is not negotiable.
  */
-import type { HashName } from "../crypto/provider.ts";
+import type { HashName } from "../crypto/mod.ts";
 import { EncrId, IntegId, PrfId } from "./constants.ts";
 
 export interface EncryptionInfo {

@@ -9,10 +9,10 @@
  *   3. open the SK payload (ICV failure → counted drop); update the peer's endpoint
  *   4. hand the message to the SA's task manager, one message per SA at a time
  */
-import type { AuthService } from "../auth/service.ts";
-import type { CryptoProvider } from "../crypto/provider.ts";
+import type { AuthService } from "../auth/mod.ts";
+import type { CryptoProvider } from "../crypto/mod.ts";
 import { Counters, Logger } from "../log/mod.ts";
-import type { Endpoint } from "../net/datagram.ts";
+import type { Endpoint } from "../net/mod.ts";
 import { bytesEqual, DecodeError, toHex } from "../wire/mod.ts";
 import {
   ExchangeType,

@@ -2,9 +2,9 @@
  * The state of one IKE SA: identities, negotiated algorithms, keys, message IDs, NAT status
  * and its child SAs. Tasks read and write it; the task manager owns the message-ID state.
  */
-import type { CryptoProvider, DhExchange } from "../crypto/provider.ts";
+import type { CryptoProvider, DhExchange } from "../crypto/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import type { Endpoint } from "../net/datagram.ts";
+import type { Endpoint } from "../net/mod.ts";
 import { toHex } from "../wire/mod.ts";
 import type { EncryptionInfo, IntegrityInfo, PrfInfo } from "./algorithms.ts";
 import type { IkeSaKeys } from "./keys.ts";

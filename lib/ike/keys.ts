@@ -5,8 +5,8 @@
  * {SK_d | SK_ai | SK_ar | SK_ei | SK_er | SK_pi | SK_pr} = prf+(SKEYSEED, Ni | Nr | SPIi | SPIr)
  * KEYMAT = prf+(SK_d, [g^ir (new) |] Ni | Nr), taken as encr_i | integ_i | encr_r | integ_r
  */
-import type { CryptoProvider } from "../crypto/provider.ts";
-import { prf, prfPlus } from "../crypto/prf.ts";
+import type { CryptoProvider } from "../crypto/mod.ts";
+import { prf, prfPlus } from "../crypto/mod.ts";
 import { concatBytes } from "../wire/mod.ts";
 import type { EncryptionInfo, IntegrityInfo, PrfInfo } from "./algorithms.ts";
 

@@ -2,7 +2,7 @@
  * Messages as tasks see them: an incoming message with its (decrypted) payloads and the
  * datagram it came in, and an outgoing message that tasks fill with payloads.
  */
-import type { Endpoint } from "../net/datagram.ts";
+import type { Endpoint } from "../net/mod.ts";
 import { NOTIFY_ERROR_MAX, PayloadType, ProtocolId } from "./constants.ts";
 import type { IkeHeader, NotifyPayload, Payload } from "./payloads/types.ts";
 

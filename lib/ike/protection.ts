@@ -7,7 +7,7 @@
  * AEAD: nonce = salt(4) | IV(8), AAD = IKE header .. SK generic header.
  * CBC:  ICV = truncated HMAC over everything before the ICV.
  */
-import type { AeadContext, CbcContext, CryptoProvider, MacContext } from "../crypto/provider.ts";
+import type { AeadContext, CbcContext, CryptoProvider, MacContext } from "../crypto/mod.ts";
 import { bytesEqual, ByteWriter, DecodeError } from "../wire/mod.ts";
 import type { EncryptionInfo, IntegrityInfo } from "./algorithms.ts";
 import { GENERIC_PAYLOAD_HEADER_LENGTH, IKE_HEADER_LENGTH, PayloadType } from "./constants.ts";

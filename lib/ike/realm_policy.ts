@@ -2,7 +2,7 @@
  * A realm as the IKE engine sees it: suites, selectors, identities and peers, resolved from
  * the validated configuration once, so the engine never re-parses text.
  */
-import type { AuthConfig, RealmConfig, RockhopperConfig } from "../config/types.ts";
+import type { AuthConfig, RealmConfig, RockhopperConfig } from "../config/mod.ts";
 import type { EspSuite, IkeSuite } from "./suites.ts";
 import { espSuitesByName, ikeSuitesByName } from "./suites.ts";
 import { selectorFromCidr } from "./traffic_selectors.ts";

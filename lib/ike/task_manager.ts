@@ -3,7 +3,7 @@
  * answers requests as responder, owns message IDs (window size 1), retransmission with
  * exponential back-off, and the cached last response for retransmitted requests.
  */
-import type { Endpoint } from "../net/datagram.ts";
+import type { Endpoint } from "../net/mod.ts";
 import { ExchangeType, HeaderFlag, IKE_MAJOR_VERSION, nameOf } from "./constants.ts";
 import type { IkeSa } from "./ike_sa.ts";
 import { IkeSaState } from "./ike_sa.ts";
@@ -165,7 +165,7 @@ export class TaskManager {
     }
     this.#io.exchangeDone(sa, exchange.type);
     if (sa.state === IkeSaState.Deleting) {
-      await this.#io.destroy(sa, "deleted");
+      await this.#io.destroy(sa, "delete acknowledged by the peer");
       return;
     }
     await this.initiate();

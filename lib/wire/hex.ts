@@ -20,7 +20,9 @@ export function toHex(bytes: Uint8Array): string {
 export function fromHex(text: string): Uint8Array {
   const clean = text.replace(/[\s:]/g, "").replace(/^0x/i, "");
   if (clean.length % 2 !== 0 || /[^0-9a-f]/i.test(clean)) {
-    throw new SyntaxError(`Cannot parse hex: "${text.slice(0, 32)}" is not an even run of hex digits`);
+    throw new SyntaxError(
+      `Cannot parse hex: "${text.slice(0, 32)}" is not an even run of hex digits`,
+    );
   }
   const out = new Uint8Array(clean.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = parseInt(clean.slice(i * 2, i * 2 + 2), 16);

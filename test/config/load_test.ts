@@ -349,7 +349,11 @@ Deno.test("rejects bad choice, yes/no and integer values", () => {
   e = configError(oneRealm(`    <ike mobike="true"/>`));
   assert(e.message.includes('"true" is not one of yes, no'), e.message);
   e = configError(oneRealm(`    <esp replay_window="16"/>`));
-  assert(e.message.includes("<esp replay_window>: 16 is out of range 32-65536"), e.message);
+  assert(e.message.includes("<esp replay_window>: 16 is out of range 32-4096"), e.message);
+  e = configError(oneRealm(`    <esp replay_window="8192"/>`));
+  assert(e.message.includes("<esp replay_window>: 8192 is out of range 32-4096"), e.message);
+  e = configError(oneRealm(`    <esp replay_window="100"/>`));
+  assert(e.message.includes("<esp replay_window>: 100 is not a multiple of 32"), e.message);
   e = configError(oneRealm(`    <peer id="fqdn:a.example.com" port="5OO"/>`));
   assert(e.message.includes('<peer port>: "5OO" is not a whole number'), e.message);
   e = configError(oneRealm("", 'id="0" name="x"'));

@@ -8,7 +8,7 @@ import { nameOf, NotifyType, PayloadType } from "../constants.ts";
 import type { ChildSaRecord, IkeSa } from "../ike_sa.ts";
 import { deriveChildSaKeys } from "../keys.ts";
 import type { IncomingMessage, OutgoingMessage } from "../message.ts";
-import type { TrafficSelector } from "../payloads/types.ts";
+import type { TrafficSelector } from "../payloads/mod.ts";
 import {
   describeProposal,
   espProposal,

@@ -5,15 +5,15 @@
  * ResponderSignedOctets = RealMessage2 | NonceIData | prf(SK_pr, RestOfRespIDPayload)
  * The AUTH value itself comes from the AuthService, which holds the keys.
  */
-import { AuthUnavailableError } from "../../auth/service.ts";
-import { prf } from "../../crypto/prf.ts";
+import { AuthUnavailableError } from "../../auth/mod.ts";
+import { prf } from "../../crypto/mod.ts";
 import { concatBytes } from "../../wire/mod.ts";
 import { AuthMethod, nameOf, NotifyType, PayloadType } from "../constants.ts";
 import type { IkeSa } from "../ike_sa.ts";
 import { IkeSaState } from "../ike_sa.ts";
 import type { IncomingMessage, OutgoingMessage } from "../message.ts";
 import { formatIdentity, parseIdentity } from "../payloads/mod.ts";
-import type { IdPayload } from "../payloads/types.ts";
+import type { IdPayload } from "../payloads/mod.ts";
 import { realmForPeer } from "../realm_policy.ts";
 import type { Task, TaskServices, TaskStatus } from "./task.ts";
 

@@ -5,9 +5,9 @@
  *
  * Initiator: build(request) → process(response). Responder: process(request) → build(response).
  */
-import type { AuthService } from "../../auth/service.ts";
-import type { CryptoProvider } from "../../crypto/provider.ts";
-import type { Endpoint } from "../../net/datagram.ts";
+import type { AuthService } from "../../auth/mod.ts";
+import type { CryptoProvider } from "../../crypto/mod.ts";
+import type { Endpoint } from "../../net/mod.ts";
 import type { IncomingMessage, OutgoingMessage } from "../message.ts";
 import type { ChildSaRecord, IkeSa } from "../ike_sa.ts";
 import type { RealmPolicy } from "../realm_policy.ts";
