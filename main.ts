@@ -123,7 +123,8 @@ export async function main(args: readonly string[]): Promise<number> {
     return ExitStatus.Failure;
   }
   if (command.check) {
-    console.log(`configuration OK: ${loaded.config.realms.length} realms`);
+    const count = loaded.config.realms.length;
+    console.log(`configuration OK: ${count} realm${count === 1 ? "" : "s"}`);
     return ExitStatus.Ok;
   }
 

@@ -91,7 +91,7 @@ Deno.test({
   async fn() {
     const result = await runMain(["--check"]);
     assertEquals(result.code, 0, result.stderr);
-    assertEquals(result.stdout, "configuration OK: 1 realms\n");
+    assertEquals(result.stdout, "configuration OK: 1 realm\n");
     // The shipped auth.xml has no key yet: start-up says so, without failing.
     assert(result.stderr.includes("has no PSK yet"), result.stderr);
   },
