@@ -392,7 +392,23 @@ export class IkeEngine {
     entry.announced = true;
     this.#clearHalfOpen(entry);
     this.counters.add("established");
+    if (sa.initialContact) this.#dropReplaced(sa);
     this.#emit({ type: "established", sa });
+  }
+
+  /**
+   * INITIAL_CONTACT (RFC 7296 §2.4): the peer has no other SA with us, so every older SA
+   * between the same identities is stale; remove them without telling the peer.
+   */
+  #dropReplaced(sa: IkeSa): void {
+    for (const other of this.list()) {
+      if (
+        other !== sa && other.realm?.id === sa.realm?.id && other.remoteId === sa.remoteId &&
+        other.localId === sa.localId && other.state !== IkeSaState.Destroyed
+      ) {
+        void this.#destroy(other, `replaced by IKE_SA #${sa.serial} (peer sent INITIAL_CONTACT)`);
+      }
+    }
   }
 
   #clearHalfOpen(entry: Entry): void {

@@ -79,6 +79,8 @@ export class IkeSa {
   /** Raw IKE_SA_INIT request and response: signed by AUTH (RFC 7296 §2.15). */
   initRequest: Uint8Array | undefined;
   initResponse: Uint8Array | undefined;
+  /** The peer sent INITIAL_CONTACT: older SAs between the same identities are stale. */
+  initialContact = false;
   /** Cookie returned by the responder, to repeat in the next IKE_SA_INIT (RFC 7296 §2.6). */
   cookie: Uint8Array | undefined;
 

@@ -36,20 +36,33 @@ export function realm(spec: RealmSpec): RealmPolicy {
     localTs: spec.local.map(selectorFromCidr),
     remoteTs: spec.remote.map(selectorFromCidr),
     localId: spec.localId,
-    peers: spec.peers.map((p) => ({ id: p.id, address: p.address, port: p.port ?? 500, auto: "add" })),
+    peers: spec.peers.map((p) => ({
+      id: p.id,
+      address: p.address,
+      port: p.port ?? 500,
+      auto: "add",
+    })),
     forceEncapsulation: true,
     replayWindow: 1024,
     config: {} as RealmConfig,
   };
 }
 
-export function authConfig(realmId: number, localId: string, peers: Record<string, string>): AuthConfig {
+export function authConfig(
+  realmId: number,
+  localId: string,
+  peers: Record<string, string>,
+): AuthConfig {
   return {
     file: "test-auth.xml",
     realms: [{
       id: realmId,
       myAuth: { method: "psk", id: localId },
-      peers: Object.entries(peers).map(([id, psk]) => ({ id, psk, pskBytes: new TextEncoder().encode(psk) })),
+      peers: Object.entries(peers).map(([id, psk]) => ({
+        id,
+        psk,
+        pskBytes: new TextEncoder().encode(psk),
+      })),
     }],
   };
 }
@@ -61,8 +74,14 @@ export class RecordingInstaller implements ChildSaInstaller {
     // Keep copies: the engine wipes key buffers after installation.
     this.installed.push({
       ...child,
-      inbound: { encryptionKey: child.inbound.encryptionKey.slice(), integrityKey: child.inbound.integrityKey.slice() },
-      outbound: { encryptionKey: child.outbound.encryptionKey.slice(), integrityKey: child.outbound.integrityKey.slice() },
+      inbound: {
+        encryptionKey: child.inbound.encryptionKey.slice(),
+        integrityKey: child.inbound.integrityKey.slice(),
+      },
+      outbound: {
+        encryptionKey: child.outbound.encryptionKey.slice(),
+        integrityKey: child.outbound.integrityKey.slice(),
+      },
     });
     return Promise.resolve();
   }
@@ -122,7 +141,11 @@ export function side(wire: Wire, address: string, realms: RealmPolicy[], auth: A
 }
 
 /** Resolves with the first event of `type` for any SA of `engine`, or rejects after `ms`. */
-export function nextEvent(engine: IkeEngine, type: "established" | "destroyed", ms = 5000): Promise<IkeSa> {
+export function nextEvent(
+  engine: IkeEngine,
+  type: "established" | "destroyed",
+  ms = 5000,
+): Promise<IkeSa> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       off();

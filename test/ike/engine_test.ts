@@ -65,7 +65,10 @@ for (
 
 Deno.test("a wrong PSK fails on both sides with AUTHENTICATION_FAILED", () =>
   withLogs(async (lines) => {
-    const { a, b } = gatewayPair({ pskA: "first-psk-that-is-long-enough", pskB: "other-psk-that-is-long-enough" });
+    const { a, b } = gatewayPair({
+      pskA: "first-psk-that-is-long-enough",
+      pskB: "other-psk-that-is-long-enough",
+    });
     const failedA = nextEvent(a.engine, "destroyed");
     const failedB = nextEvent(b.engine, "destroyed");
     a.engine.initiate(1);
@@ -80,19 +83,29 @@ Deno.test("a wrong PSK fails on both sides with AUTHENTICATION_FAILED", () =>
       lines.some((l) => l.includes("AUTHENTICATION_FAILED") && l.includes("does not verify")),
       "responder logs why",
     );
-    assert(!lines.some((l) => l.includes("first-psk") || l.includes("other-psk")), "no PSK in logs");
+    assert(
+      !lines.some((l) => l.includes("first-psk") || l.includes("other-psk")),
+      "no PSK in logs",
+    );
     assertEquals(a.engine.counters.get("failed"), 1);
     assertEquals(b.engine.counters.get("failed"), 1);
   }));
 
 Deno.test("names both suite lists when no IKE proposal matches", () =>
   withLogs(async (lines) => {
-    const { a, b } = gatewayPair({ ikeA: ["aes128-sha256-modp2048"], ikeB: ["aes256gcm16-prfsha384-x25519"] });
+    const { a, b } = gatewayPair({
+      ikeA: ["aes128-sha256-modp2048"],
+      ikeB: ["aes256gcm16-prfsha384-x25519"],
+    });
     const failed = nextEvent(a.engine, "destroyed");
     a.engine.initiate(1);
     await failed;
-    assert(lines.some((l) => l.includes("NO_PROPOSAL_CHOSEN") && l.includes("aes256gcm16-prfsha384-x25519")));
-    assert(lines.some((l) => l.includes("refused") && l.includes("NO_PROPOSAL_CHOSEN")));
+    assert(lines.some((l) =>
+      l.includes("NO_PROPOSAL_CHOSEN") && l.includes("aes256gcm16-prfsha384-x25519")
+    ));
+    assert(lines.some((l) =>
+      l.includes("refused") && l.includes("NO_PROPOSAL_CHOSEN")
+    ));
     assertEquals(b.engine.list().length, 0, "the responder keeps no state");
   }));
 
@@ -211,4 +224,20 @@ Deno.test("answers an IKE_SA_INIT with an unknown critical payload with UNSUPPOR
     assertEquals((reply[28 + 6]! << 8) | reply[28 + 7]!, 1, "notify type 1");
     assertEquals(reply[reply.length - 1], 200, "names the payload type");
     assertEquals(b.engine.list().length, 0);
+  }));
+
+Deno.test("drops older SAs with the same peer when a new one arrives with INITIAL_CONTACT", () =>
+  withLogs(async (lines) => {
+    const { a, b } = gatewayPair();
+    a.engine.initiate(1);
+    await nextEvent(a.engine, "established");
+    // The initiator "restarts": a fresh engine state would have no SA; simulate by initiating
+    // again (our IKE_AUTH always carries INITIAL_CONTACT).
+    const replacedOnB = nextEvent(b.engine, "destroyed");
+    a.engine.initiate(1);
+    await nextEvent(a.engine, "established");
+    await replacedOnB;
+    assertEquals(b.engine.list().length, 1, "only the newest SA remains on the responder");
+    assert(lines.some((l) => l.includes("peer sent INITIAL_CONTACT")));
+    await closeAll(a, b);
   }));

@@ -160,6 +160,7 @@ export class IkeAuthResponderTask implements Task {
     }
     const peerId = formatIdentity(idi.idType, idi.data);
     sa.remoteId = peerId;
+    sa.initialContact = message.notifies(NotifyType.InitialContact).length > 0;
     const realm = realmForPeer(this.#services.realms, peerId);
     if (!realm) {
       return this.#fail(
