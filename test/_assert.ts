@@ -16,19 +16,29 @@ export function assertNotEquals<T>(actual: T, expected: T, message?: string): vo
   nodeAssert.notDeepStrictEqual(actual, expected, message);
 }
 
-export function assertThrows(fn: () => unknown, errorClass?: new (...args: never[]) => Error, includes?: string): Error {
+export function assertThrows(
+  fn: () => unknown,
+  errorClass?: new (...args: never[]) => Error,
+  includes?: string,
+): Error {
   let caught: unknown;
   try {
     fn();
   } catch (e) {
     caught = e;
   }
-  if (caught === undefined) throw new nodeAssert.AssertionError({ message: "Expected function to throw" });
+  if (caught === undefined) {
+    throw new nodeAssert.AssertionError({ message: "Expected function to throw" });
+  }
   if (errorClass && !(caught instanceof errorClass)) {
-    throw new nodeAssert.AssertionError({ message: `Expected ${errorClass.name}, got ${String(caught)}` });
+    throw new nodeAssert.AssertionError({
+      message: `Expected ${errorClass.name}, got ${String(caught)}`,
+    });
   }
   if (includes && !(caught as Error).message.includes(includes)) {
-    throw new nodeAssert.AssertionError({ message: `Expected message to include "${includes}", got "${(caught as Error).message}"` });
+    throw new nodeAssert.AssertionError({
+      message: `Expected message to include "${includes}", got "${(caught as Error).message}"`,
+    });
   }
   return caught as Error;
 }
@@ -44,12 +54,18 @@ export async function assertRejects(
   } catch (e) {
     caught = e;
   }
-  if (caught === undefined) throw new nodeAssert.AssertionError({ message: "Expected promise to reject" });
+  if (caught === undefined) {
+    throw new nodeAssert.AssertionError({ message: "Expected promise to reject" });
+  }
   if (errorClass && !(caught instanceof errorClass)) {
-    throw new nodeAssert.AssertionError({ message: `Expected ${errorClass.name}, got ${String(caught)}` });
+    throw new nodeAssert.AssertionError({
+      message: `Expected ${errorClass.name}, got ${String(caught)}`,
+    });
   }
   if (includes && !(caught as Error).message.includes(includes)) {
-    throw new nodeAssert.AssertionError({ message: `Expected message to include "${includes}", got "${(caught as Error).message}"` });
+    throw new nodeAssert.AssertionError({
+      message: `Expected message to include "${includes}", got "${(caught as Error).message}"`,
+    });
   }
   return caught as Error;
 }
