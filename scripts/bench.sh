@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# `deno task bench`: the throughput benchmark (test/bench/throughput.ts). Needs root: every
+# tunnel end and iperf3 run in network namespaces that the harness creates and removes.
+#
+#   bash scripts/bench.sh [--rounds R] [--seconds S] [--only name,name]
+#
+# Prints a table and writes test/artifacts/throughput.json. Defaults: 3 rounds of 10 s per
+# measurement, all paths (several minutes).
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+bash scripts/setup.sh || {
+  echo "bench: setup failed" >&2
+  exit 1
+}
+
+# Namespaces of a crashed run go first; a killed benchmark's go on exit (live runs are spared).
+bash scripts/remove_stale_namespaces.sh
+trap 'bash scripts/remove_stale_namespaces.sh' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+node_modules/.bin/deno run --allow-all test/bench/throughput.ts "$@" </dev/null
