@@ -27,7 +27,7 @@ import {
 } from "../netns/harness.ts";
 import { iperf3 } from "../netns/traffic.ts";
 import { ARTIFACTS_DIR, FailureArtifacts, RockhopperNode } from "../netns/rockhopper_node.ts";
-import { StrongSwanPeer } from "../interop/strongswan.ts";
+import { startCharonPair } from "../interop/strongswan.ts";
 
 /** Where {@link writeReport} puts the report by default. */
 export const DEFAULT_REPORT_PATH: string = `${ARTIFACTS_DIR}throughput.json`;
@@ -238,34 +238,14 @@ function strongSwanPath(name: string, ikeProposals: string, espProposals: string
     name,
     async setUp(lab) {
       await vethPair(lab);
-      const common = { psk: randomPsk(), ikeProposals, espProposals };
-      const left = new StrongSwanPeer(lab, {
-        ...common,
-        namespace: "left",
-        localAddress: LEFT_OUTER,
-        remoteAddress: RIGHT_OUTER,
-        localId: "left.example.com",
-        remoteId: "right.example.com",
-        localTs: LEFT_LAN,
-        remoteTs: RIGHT_LAN,
-        innerAddress: LEFT_INNER,
-      });
-      const right = new StrongSwanPeer(lab, {
-        ...common,
-        namespace: "right",
-        localAddress: RIGHT_OUTER,
-        remoteAddress: LEFT_OUTER,
-        localId: "right.example.com",
-        remoteId: "left.example.com",
-        localTs: RIGHT_LAN,
-        remoteTs: LEFT_LAN,
-        innerAddress: RIGHT_INNER,
+      const { left, right } = await startCharonPair(lab, {
+        psk: randomPsk(),
+        ikeProposals,
+        espProposals,
       });
       const artifacts = new FailureArtifacts(lab, `bench-${name}`);
       artifacts.add("left", left);
       artifacts.add("right", right);
-      await Promise.all([left.start(), right.start()]);
-      await Promise.all([left.loadConfig(), right.loadConfig()]);
       await left.initiate();
       for (const [side, peer] of [["left", left], ["right", right]] as const) {
         const ike = await peer.waitEstablished();

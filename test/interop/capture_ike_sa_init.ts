@@ -14,7 +14,7 @@
 import { NON_ESP_MARKER_LENGTH } from "../../lib/ike/constants.ts";
 import { toHex } from "../../lib/wire/mod.ts";
 import { NetnsError, withLab } from "../netns/harness.ts";
-import { StrongSwanPeer } from "./strongswan.ts";
+import { startCharonPair } from "./strongswan.ts";
 
 /** One UDP datagram from a pcap. */
 export interface CapturedDatagram {
@@ -85,31 +85,9 @@ async function capture(outDir: string): Promise<void> {
     await lab.addNamespace("left");
     await lab.addNamespace("right");
     const { devA } = await lab.link("left", "198.51.100.1/24", "right", "198.51.100.2/24");
-    const common = { psk: "rockhopper-interop-psk", ikeProposals: "aes128gcm16-prfsha256-ecp256" };
-    const left = new StrongSwanPeer(lab, {
-      ...common,
-      namespace: "left",
-      localAddress: "198.51.100.1",
-      remoteAddress: "198.51.100.2",
-      localId: "left.example.net",
-      remoteId: "right.example.net",
-      localTs: "10.1.0.0/24",
-      remoteTs: "10.2.0.0/24",
-      innerAddress: "10.1.0.1",
+    const { left, right } = await startCharonPair(lab, {
+      ikeProposals: "aes128gcm16-prfsha256-ecp256",
     });
-    const right = new StrongSwanPeer(lab, {
-      ...common,
-      namespace: "right",
-      localAddress: "198.51.100.2",
-      remoteAddress: "198.51.100.1",
-      localId: "right.example.net",
-      remoteId: "left.example.net",
-      localTs: "10.2.0.0/24",
-      remoteTs: "10.1.0.0/24",
-      innerAddress: "10.2.0.1",
-    });
-    await Promise.all([left.start(), right.start()]);
-    await Promise.all([left.loadConfig(), right.loadConfig()]);
 
     const pcap = `${left.dir}/ike.pcap`;
     const tcpdumpLog = `${left.dir}/tcpdump.out`;

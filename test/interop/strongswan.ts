@@ -664,3 +664,55 @@ export class StrongSwanPeer {
     return `${await read("charon.out")}\n${await read("charon.log")}`.trim();
   }
 }
+
+/** The settings both charons of a {@link startCharonPair} share. */
+export type CharonPairOptions = Partial<
+  Omit<
+    StrongSwanPeerOptions,
+    | "namespace"
+    | "localAddress"
+    | "remoteAddress"
+    | "localId"
+    | "remoteId"
+    | "localTs"
+    | "remoteTs"
+    | "innerAddress"
+  >
+>;
+
+/**
+ * Two charons in namespaces `left` (198.51.100.1, LAN 10.1.0.0/24, inner 10.1.0.1) and `right`
+ * (198.51.100.2, 10.2.0.0/24, 10.2.0.1) that already exist and are linked, started with their
+ * configuration loaded (nothing initiated yet). The one place that knows the pair's layout.
+ */
+export async function startCharonPair(
+  lab: NetnsLab,
+  options: CharonPairOptions = {},
+): Promise<{ left: StrongSwanPeer; right: StrongSwanPeer }> {
+  const common = { psk: "rockhopper-interop-psk", ...options };
+  const left = new StrongSwanPeer(lab, {
+    ...common,
+    namespace: "left",
+    localAddress: "198.51.100.1",
+    remoteAddress: "198.51.100.2",
+    localId: "left.example.net",
+    remoteId: "right.example.net",
+    localTs: "10.1.0.0/24",
+    remoteTs: "10.2.0.0/24",
+    innerAddress: "10.1.0.1",
+  });
+  const right = new StrongSwanPeer(lab, {
+    ...common,
+    namespace: "right",
+    localAddress: "198.51.100.2",
+    remoteAddress: "198.51.100.1",
+    localId: "right.example.net",
+    remoteId: "left.example.net",
+    localTs: "10.2.0.0/24",
+    remoteTs: "10.1.0.0/24",
+    innerAddress: "10.2.0.1",
+  });
+  await Promise.all([left.start(), right.start()]);
+  await Promise.all([left.loadConfig(), right.loadConfig()]);
+  return { left, right };
+}

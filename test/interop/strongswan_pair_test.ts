@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { requireRoot, withLab } from "../netns/harness.ts";
 import { tcpTransfer } from "../netns/traffic.ts";
-import { StrongSwanPeer } from "./strongswan.ts";
+import { startCharonPair, StrongSwanPeer } from "./strongswan.ts";
 
 const ARTIFACTS_DIR = new URL("../artifacts/", import.meta.url).pathname;
 
@@ -17,36 +17,11 @@ Deno.test({
       await lab.addNamespace("left");
       await lab.addNamespace("right");
       await lab.link("left", "198.51.100.1/24", "right", "198.51.100.2/24");
-      const common = {
-        psk: "rockhopper-interop-psk",
+      const { left, right } = await startCharonPair(lab, {
         ikeProposals: "aes128gcm16-prfsha256-ecp256",
         espProposals: "aes128gcm16",
         artifactsDir: ARTIFACTS_DIR,
-      };
-      const left = new StrongSwanPeer(lab, {
-        ...common,
-        namespace: "left",
-        localAddress: "198.51.100.1",
-        remoteAddress: "198.51.100.2",
-        localId: "left.example.net",
-        remoteId: "right.example.net",
-        localTs: "10.1.0.0/24",
-        remoteTs: "10.2.0.0/24",
-        innerAddress: "10.1.0.1",
       });
-      const right = new StrongSwanPeer(lab, {
-        ...common,
-        namespace: "right",
-        localAddress: "198.51.100.2",
-        remoteAddress: "198.51.100.1",
-        localId: "right.example.net",
-        remoteId: "left.example.net",
-        localTs: "10.2.0.0/24",
-        remoteTs: "10.1.0.0/24",
-        innerAddress: "10.2.0.1",
-      });
-      await Promise.all([left.start(), right.start()]);
-      await Promise.all([left.loadConfig(), right.loadConfig()]);
 
       // Before the tunnel exists the inner addresses cannot reach each other.
       assert.deepStrictEqual(
