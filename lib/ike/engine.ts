@@ -106,14 +106,16 @@ export class IkeEngine {
   readonly #listeners = new Set<(event: IkeEngineEvent) => void>();
   readonly #spisInUse = new Set<number>();
   readonly #ikePort: number;
+  #realms: RealmPolicy[];
 
   constructor(options: IkeEngineOptions) {
     this.#options = options;
     this.#ikePort = options.ikePort ?? IKE_PORT;
+    this.#realms = [...options.realms];
     this.#services = {
       crypto: options.crypto,
       auth: options.auth,
-      realms: options.realms,
+      realms: this.#realms,
       childSas: {
         install: (sa, child) => options.childSas.install(sa, child),
         remove: (sa, child) => {
@@ -125,6 +127,20 @@ export class IkeEngine {
       allocateSpi: () => this.#allocateSpi(),
       natTPort: options.natTPort ?? NAT_T_PORT,
     };
+  }
+
+  /** The realms new SAs are negotiated under. */
+  get realms(): readonly RealmPolicy[] {
+    return this.#realms;
+  }
+
+  /**
+   * Replaces the realm policies (a configuration change). Established SAs keep the policy they
+   * were negotiated under; only new exchanges see the new set.
+   */
+  setRealms(realms: readonly RealmPolicy[]): void {
+    this.#realms = [...realms];
+    this.#services.realms = this.#realms;
   }
 
   /** Subscribes to SA events; returns the unsubscribe function. */
@@ -140,7 +156,7 @@ export class IkeEngine {
 
   /** Starts IKE_SA_INIT toward a configured peer of a realm (by realm id or name). */
   initiate(realmRef: number | string, peerId?: string): IkeSa {
-    const realm = this.#options.realms.find((r) => r.id === realmRef || r.name === realmRef);
+    const realm = this.#realms.find((r) => r.id === realmRef || r.name === realmRef);
     if (!realm) throw new RangeError(`Cannot initiate: no enabled realm ${realmRef}`);
     const peer = peerId === undefined
       ? realm.peers.find((p) => p.address !== undefined)

@@ -47,6 +47,7 @@ export interface ChildSaInstaller {
 export interface TaskServices {
   crypto: CryptoProvider;
   auth: AuthService;
+  /** Current realm policies (replaced as a whole on a configuration change). */
   realms: readonly RealmPolicy[];
   childSas: ChildSaInstaller;
   /** Our addresses, to check the peer's NAT_DETECTION_DESTINATION_IP. */
