@@ -20,7 +20,7 @@ else
     iproute2 iputils-ping
     strongswan-swanctl strongswan-charon libcharon-extra-plugins
     libstrongswan-extra-plugins libstrongswan-standard-plugins
-    iperf3 nftables tshark tcpdump
+    iperf3 nftables tshark tcpdump openssl
   )
 fi
 
