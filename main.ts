@@ -52,8 +52,14 @@ async function loadBoth(
   return { config, auth };
 }
 
-/** Runs until SIGINT or SIGTERM, then stops the appliance. Resolves to the exit status. */
-async function runUntilSignal(appliance: Appliance): Promise<number> {
+/**
+ * Runs until SIGINT or SIGTERM, then stops the management server (if any) and the appliance.
+ * Resolves to the exit status.
+ */
+async function runUntilSignal(
+  appliance: Appliance,
+  management?: { stop(): Promise<void> },
+): Promise<number> {
   const signals = ["SIGINT", "SIGTERM"] as const;
   const { promise, resolve } = Promise.withResolvers<Deno.Signal>();
   let stopping = false;
@@ -70,6 +76,7 @@ async function runUntilSignal(appliance: Appliance): Promise<number> {
   const signal = await promise;
   log.info(`${signal} received: stopping`);
   try {
+    await management?.stop();
     await appliance.stop();
   } catch (e) {
     log.error(`Cannot stop the appliance cleanly: ${errorText(e)}`);
@@ -90,6 +97,11 @@ async function runUntilSignal(appliance: Appliance): Promise<number> {
  * ```
  */
 export async function main(args: readonly string[]): Promise<number> {
+  // Subcommands: the management client and the web-user password helper.
+  if (args[0] === "ctl" || args[0] === "hash-password") {
+    const { runCtl } = await import("./lib/cli/ctl.ts");
+    return await runCtl(args[0] === "ctl" ? args.slice(1) : args);
+  }
   let command;
   try {
     command = parseCliArgs(args);
@@ -139,7 +151,26 @@ export async function main(args: readonly string[]): Promise<number> {
     log.error(`Cannot start the appliance: ${errorText(e)}`);
     return ExitStatus.Failure;
   }
-  return await runUntilSignal(appliance);
+  // The management server (<admin>, on 127.0.0.1 by default). A VPN gateway keeps running
+  // without it: a failure here is logged, not fatal.
+  let management: { stop(): Promise<void> } | undefined;
+  try {
+    const { startManagement } = await import("./lib/web/mod.ts");
+    management = await startManagement({
+      appliance,
+      config: loaded.config,
+      auth: loaded.auth,
+      configPath: command.configPath,
+      authPath: command.authPath,
+    });
+  } catch (e) {
+    log.error(
+      `Cannot start the management server on ${loaded.config.admin.address}:${loaded.config.admin.port}: ${
+        errorText(e)
+      }`,
+    );
+  }
+  return await runUntilSignal(appliance, management);
 }
 
 if (import.meta.main) {

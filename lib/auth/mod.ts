@@ -2,3 +2,11 @@
 export { AuthUnavailableError } from "./service.ts";
 export type { AuthService, PskAuthRequest, PskVerifyRequest } from "./service.ts";
 export { LocalPskAuthService, pskAuth } from "./psk.ts";
+export {
+  DEFAULT_SCRYPT_PARAMETERS,
+  hashPassword,
+  LocalWebUserService,
+  VERIFIED_CACHE_TTL_MS,
+  verifyPassword,
+} from "./web_users.ts";
+export type { ScryptParameters, WebUserAuthService, WebUserGrant } from "./web_users.ts";

@@ -68,6 +68,9 @@ const LEVELS = Object.keys(LogLevel).join("|");
  */
 export function usage(program = "rockhopper"): string {
   return `Usage: ${program} [options]
+       ${program} ctl <command> [options]     management client (see "${program} ctl --help")
+       ${program} hash-password [--user U] [--realm any|ID]
+                                               print an <admin> web-user line for auth.xml
 
 Rockhopper-TS: a user-space IKEv2 + ESP VPN appliance.
 
