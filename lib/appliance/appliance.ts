@@ -1,17 +1,25 @@
 /**
  * The running appliance: realms with their TUN devices, the IKE sockets (500 and 4500), the
- * IKE engine and the ESP data path, wired together.
+ * raw ESP socket (IP protocol 50), the IKE engine and the ESP data path, wired together.
  *
  * Data flow:
  *   1. TUN (per realm) → runTunToPeer: outbound SA by destination → encrypt → UDP 4500
+ *      (encapsulated SA) or the raw ESP socket (SA without encapsulation: remote port 0)
  *   2. UDP 4500 → RFC 3948 demux: ESP → realm by SPI → decrypt → TUN; IKE → engine
- *   3. UDP 500 → engine
+ *   3. raw ESP → IPv4 header stripped → realm by SPI → decrypt → TUN
+ *   4. UDP 500 → engine
+ *
+ * The raw ESP socket is opened when some realm may run ESP without UDP (`nat_t` "auto" or
+ * "no"); when it cannot be (no CAP_NET_RAW, an IPv6 listening address), "auto" realms act as
+ * "force" and a "no" realm stops the start.
  */
 import { type AuthService, LocalPskAuthService } from "../auth/mod.ts";
 import type { AuthConfig, RockhopperConfig } from "../config/mod.ts";
 import { type CryptoProvider, selectCryptoProvider } from "../crypto/mod.ts";
 import {
   classifyUdpEncap,
+  ESP_HEADER_LENGTH,
+  type EspSender,
   espSpiOf,
   handleInboundEsp,
   runTunToPeer,
@@ -22,7 +30,6 @@ import {
   IKE_PORT,
   IkeEngine,
   type IkeSa,
-  IkeSaState,
   NAT_T_PORT,
   NON_ESP_MARKER_LENGTH,
   realmPolicies,
@@ -34,11 +41,14 @@ import {
   type DatagramSocket,
   type Endpoint,
   linkUp,
+  openRawEspSocket,
   openTun,
   openUdpSocket,
   type PacketDevice,
+  type RawEspSocket,
   runIp,
   setMtu,
+  sourceAddressFor,
 } from "../net/mod.ts";
 import { EspInstaller } from "./esp_installer.ts";
 import { RealmRuntime } from "./realm_runtime.ts";
@@ -46,8 +56,10 @@ import { RealmRuntime } from "./realm_runtime.ts";
 /** The tunnel MTU for `mtu="auto"`: 1500 minus IPv4, UDP, ESP header, CBC IV, pad, ICV. */
 export const AUTO_TUNNEL_MTU = 1400;
 const RECEIVE_BUFFER_LENGTH = 65535;
+/** First retry of a failed `auto="start"` attempt; the engine doubles it up to 60 s. */
 const RETRY_MIN_MS = 5_000;
-const RETRY_MAX_MS = 60_000;
+/** Raw ESP packets handled back to back before the receive loop lets timers and I/O run. */
+const RAW_ESP_YIELD_EVERY = 1024;
 
 export interface ApplianceOptions {
   config: RockhopperConfig;
@@ -60,6 +72,16 @@ export interface ApplianceOptions {
   openDevice?: (realm: RealmPolicy) => Promise<PacketDevice>;
   /** Opens a UDP socket; default a real one. */
   openSocket?: (endpoint: Endpoint) => Promise<DatagramSocket>;
+  /**
+   * Opens the raw ESP socket on the listening address (throws when it cannot); default a real
+   * one ({@link openRawEspSocket}), needing CAP_NET_RAW.
+   */
+  openRawEsp?: (address: string) => RawEspSocket;
+  /**
+   * Our source address toward a peer, asked before initiating when listening on a wildcard
+   * address (honest NAT detection); default a route lookup ({@link sourceAddressFor}).
+   */
+  sourceAddressFor?: (remote: Endpoint) => string | undefined;
   /** Install kernel routes for negotiated selectors (default true). */
   manageRoutes?: boolean;
 }
@@ -69,6 +91,10 @@ const APPLIANCE_COUNTERS = [
   "rxEspNoRealm",
   "txIkeErrors",
   "txEspErrors",
+  /** Raw ESP packets too short for an ESP header. */
+  "rxRawEspMalformed",
+  /** ESP for an SA without UDP encapsulation while no raw ESP socket is open. */
+  "txEspNoRawSocket",
 ] as const;
 
 async function openRealmTun(realm: RealmPolicy): Promise<PacketDevice> {
@@ -96,10 +122,15 @@ export class Appliance {
   readonly #installer: EspInstaller;
   readonly #ikeSocket: DatagramSocket;
   readonly #natTSocket: DatagramSocket;
+  /** IP protocol 50; null when no realm needs it or it could not be opened. */
+  readonly #rawEspSocket: RawEspSocket | null;
+  /** Where the outbound data path of every realm sends ESP. */
+  readonly #sendEsp: EspSender = (datagram, remote) => this.#sendEspPacket(datagram, remote);
   readonly #abort = new AbortController();
   readonly #loops: Promise<void>[] = [];
-  readonly #retryTimers = new Set<ReturnType<typeof setTimeout>>();
   #stopping = false;
+  /** How realms opened at run time get their device (see {@link openRealm}). */
+  #openDevice: (realm: RealmPolicy) => Promise<PacketDevice> = openRealmTun;
 
   private constructor(parts: {
     engine: IkeEngine;
@@ -107,24 +138,46 @@ export class Appliance {
     installer: EspInstaller;
     ikeSocket: DatagramSocket;
     natTSocket: DatagramSocket;
+    rawEspSocket: RawEspSocket | null;
   }) {
     this.engine = parts.engine;
     this.realms = parts.realms;
     this.#installer = parts.installer;
     this.#ikeSocket = parts.ikeSocket;
     this.#natTSocket = parts.natTSocket;
+    this.#rawEspSocket = parts.rawEspSocket;
+  }
+
+  /**
+   * Whether ESP can run raw (IP protocol 50). Pass it to `realmPolicies` (`rawEsp`) for realm
+   * policies made at run time, so that "auto" acts as "force" when it is false.
+   */
+  get rawEspAvailable(): boolean {
+    return this.#rawEspSocket !== null && !this.#rawEspSocket.closed;
+  }
+
+  /** Counters of the raw ESP socket, if open (status output). */
+  get rawEspCounters(): RawEspSocket["counters"] | undefined {
+    return this.#rawEspSocket?.counters;
   }
 
   /** Opens devices and sockets, starts the loops and initiates `auto="start"` peers. */
   static async start(options: ApplianceOptions): Promise<Appliance> {
     const log = new Logger("main");
     const crypto = options.crypto ?? selectCryptoProvider();
-    const policies = realmPolicies(options.config, options.auth);
     const openDevice = options.openDevice ?? openRealmTun;
     const openSocket = options.openSocket ?? ((e: Endpoint) => openUdpSocket(e));
     const address = options.config.interfaces[0]?.address ?? "0.0.0.0";
     if (options.config.interfaces.length > 1) {
       log.warn(`listening on ${address} only: several <interface> elements are not supported yet`);
+    }
+    const rawEspSocket = Appliance.#openRawEspIfUseful(options, address, log);
+    let policies: RealmPolicy[];
+    try {
+      policies = realmPolicies(options.config, options.auth, { rawEsp: rawEspSocket !== null });
+    } catch (e) {
+      rawEspSocket?.close();
+      throw e;
     }
     const ikePort = options.ikePort ?? IKE_PORT;
     const natTPort = options.natTPort ?? NAT_T_PORT;
@@ -142,6 +195,7 @@ export class Appliance {
     } catch (e) {
       for (const r of realms.values()) r.device.close();
       for (const s of sockets) s.close();
+      rawEspSocket?.close();
       throw e;
     }
     const [ikeSocket, natTSocket] = sockets as [DatagramSocket, DatagramSocket];
@@ -158,17 +212,30 @@ export class Appliance {
       realms: policies,
       childSas: installer,
       localAddress: address,
+      ...(address === "0.0.0.0" || address === "::"
+        ? { localAddressFor: options.sourceAddressFor ?? sourceAddressFor }
+        : {}),
       ikePort,
       natTPort,
       transport: {
         send: (bytes, to, localPort) => holder.appliance!.#sendIke(bytes, to, localPort),
       },
     });
-    const appliance = new Appliance({ engine, realms, installer, ikeSocket, natTSocket });
+    const appliance = new Appliance({
+      engine,
+      realms,
+      installer,
+      ikeSocket,
+      natTSocket,
+      rawEspSocket,
+    });
     holder.appliance = appliance;
+    appliance.#openDevice = openDevice;
     appliance.#startLoops();
     log.info(
-      `listening for IKE on ${address}:${ikePort} and ${address}:${natTPort} (crypto: ${crypto.name})`,
+      `listening for IKE on ${address}:${ikePort} and ${address}:${natTPort}${
+        rawEspSocket ? `, raw ESP (IP protocol 50) on ${address}` : ""
+      } (crypto: ${crypto.name})`,
     );
     for (const r of realms.values()) {
       const peers = r.policy.peers;
@@ -190,18 +257,86 @@ export class Appliance {
     return this.engine.initiate(realm, peerId);
   }
 
+  /**
+   * Run-time hook for the control facade (lib/appliance/control.ts): opens a realm's device,
+   * starts its data path and initiates its `auto="start"` peers. The engine must already know
+   * the realm (IkeEngine.setRealms).
+   */
+  async openRealm(policy: RealmPolicy): Promise<void> {
+    if (this.#stopping) throw new RangeError(`Cannot open realm ${policy.id}: stopping`);
+    if (this.realms.has(policy.id)) {
+      throw new RangeError(`Cannot open realm ${policy.id}: it is already open`);
+    }
+    const device = await this.#openDevice(policy);
+    const inner = policy.config.tunnelInterface?.address.split("/")[0];
+    const realm = new RealmRuntime(policy, device, inner);
+    (this.realms as Map<number, RealmRuntime>).set(policy.id, realm);
+    this.#startRealmLoop(realm);
+    for (const peer of policy.peers) {
+      if (peer.auto === "start" && peer.address) this.#keepTrying(policy, peer.id);
+    }
+  }
+
+  /**
+   * Run-time hook for the control facade: closes a realm's device and stops its data path.
+   * Delete the realm's SAs first; retries toward its peers stop.
+   */
+  async closeRealm(id: number): Promise<void> {
+    const realm = this.realms.get(id);
+    if (!realm) return;
+    (this.realms as Map<number, RealmRuntime>).delete(id);
+    realm.device.close();
+    await realm.loop?.catch(() => {});
+  }
+
   /** Stops initiating, deletes every SA (telling peers), closes sockets and devices. */
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
-    for (const t of this.#retryTimers) clearTimeout(t);
-    this.#retryTimers.clear();
     await this.engine.shutdown();
     this.#abort.abort();
     this.#ikeSocket.close();
     this.#natTSocket.close();
+    this.#rawEspSocket?.close();
     for (const r of this.realms.values()) r.device.close();
     await Promise.allSettled(this.#loops);
+  }
+
+  /**
+   * Opens the raw ESP socket when a realm may run ESP without UDP; null when none may or it
+   * cannot be opened (logged: "auto" realms then encapsulate always).
+   */
+  static #openRawEspIfUseful(
+    options: ApplianceOptions,
+    address: string,
+    log: Logger,
+  ): RawEspSocket | null {
+    const realms = options.config.realms.filter((r) => r.enabled && r.ike.natT !== "force");
+    if (realms.length === 0) return null;
+    try {
+      return (options.openRawEsp ?? ((a: string) => openRawEspSocket({ address: a })))(address);
+    } catch (e) {
+      log.warn(
+        `${(e as Error).message}; ESP of realms with nat_t="auto" (${
+          realms.filter((r) => r.ike.natT === "auto").map((r) => r.name).join(", ") || "none"
+        }) will always run in UDP 4500, as with nat_t="force" (raw ESP needs CAP_NET_RAW and an IPv4 listening address)`,
+      );
+      return null;
+    }
+  }
+
+  /** Sends one outbound ESP packet: raw for SAs without encapsulation (port 0), else UDP. */
+  #sendEspPacket(datagram: Uint8Array, remote: Endpoint): Promise<unknown> | void {
+    if (remote.port !== 0) {
+      return this.#natTSocket.send(datagram, remote).catch(() => this.counters.add("txEspErrors"));
+    }
+    const raw = this.#rawEspSocket;
+    if (raw === null) {
+      this.counters.add("txEspNoRawSocket");
+      return;
+    }
+    // Synchronous: sendto copied the packet, so the buffer may return to the pool now.
+    if (!raw.trySend(datagram, remote.address)) this.counters.add("txEspErrors");
   }
 
   #sendIke(bytes: Uint8Array, to: Endpoint, localPort: number): void {
@@ -219,25 +354,24 @@ export class Appliance {
   }
 
   #startLoops(): void {
-    const signal = this.#abort.signal;
     this.#loops.push(this.#receiveLoop(this.#ikeSocket, (data, from) => {
       void this.engine.handleDatagram(data, from, this.#ikeSocket.local.port);
     }));
     this.#loops.push(this.#receiveLoop(this.#natTSocket, (data, from) => this.#onNatT(data, from)));
-    for (const realm of this.realms.values()) {
-      realm.loop = runTunToPeer(
-        realm.device,
-        realm.sadb,
-        (datagram, remote) =>
-          this.#natTSocket.send(datagram, remote).catch(() => this.counters.add("txEspErrors")),
-        {
-          signal,
-          counters: realm.outboundCounters,
-          log: new Logger("esp", realm.policy.name),
-        },
-      );
-      this.#loops.push(realm.loop);
-    }
+    if (this.#rawEspSocket) this.#loops.push(this.#rawEspLoop(this.#rawEspSocket));
+    for (const realm of this.realms.values()) this.#startRealmLoop(realm);
+  }
+
+  /** TUN → ESP for one realm; traffic without an SA may re-initiate a held peer. */
+  #startRealmLoop(realm: RealmRuntime): void {
+    const realmId = realm.policy.id;
+    realm.loop = runTunToPeer(realm.device, realm.sadb, this.#sendEsp, {
+      signal: this.#abort.signal,
+      counters: realm.outboundCounters,
+      log: new Logger("esp", realm.policy.name),
+      onNoRoute: () => this.engine.acquire(realmId),
+    });
+    this.#loops.push(realm.loop);
   }
 
   /** RFC 3948 demux of one datagram on the NAT-T port. */
@@ -263,6 +397,46 @@ export class Appliance {
     }
   }
 
+  /**
+   * The raw ESP receive loop: drain the socket (IPv4 header already stripped), then wait.
+   *   1. receive  tryReceive into the loop's buffer; nothing queued → waitReadable
+   *   2. lookup   SPI → the realm whose SA database holds it
+   *   3. decrypt and deliver to the realm's device (handleInboundEsp)
+   */
+  async #rawEspLoop(socket: RawEspSocket): Promise<void> {
+    const buf = new Uint8Array(RECEIVE_BUFFER_LENGTH);
+    const signal = this.#abort.signal;
+    let sinceYield = 0;
+    while (!socket.closed && !signal.aborted) {
+      let data: Uint8Array;
+      try {
+        const received = socket.tryReceive(buf);
+        if (received === null) {
+          sinceYield = 0;
+          await socket.waitReadable();
+          continue;
+        }
+        data = received.data;
+      } catch (e) {
+        if (socket.closed || signal.aborted) return;
+        this.log.warn(`raw ESP receive failed: ${(e as Error).message}`);
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      if (data.length < ESP_HEADER_LENGTH) {
+        this.counters.add("rxRawEspMalformed");
+      } else {
+        const realm = this.#installer.realmOfSpi(espSpiOf(data));
+        if (realm) handleInboundEsp(realm.sadb, data, realm.device, realm.inbound);
+        else this.counters.add("rxEspNoRealm");
+      }
+      if (++sinceYield >= RAW_ESP_YIELD_EVERY) {
+        sinceYield = 0;
+        await new Promise((r) => setTimeout(r, 0));
+      }
+    }
+  }
+
   async #receiveLoop(socket: DatagramSocket, handle: (data: Uint8Array, from: Endpoint) => void) {
     const buf = new Uint8Array(RECEIVE_BUFFER_LENGTH);
     while (!socket.closed && !this.#abort.signal.aborted) {
@@ -282,35 +456,15 @@ export class Appliance {
     for (const realm of this.realms.values()) {
       for (const peer of realm.policy.peers) {
         if (peer.auto === "start" && peer.address) {
-          this.#keepTrying(realm.policy, peer.id, RETRY_MIN_MS);
+          this.#keepTrying(realm.policy, peer.id);
         }
       }
     }
   }
 
-  #keepTrying(realm: RealmPolicy, peerId: string, delayMs: number): void {
-    if (this.#stopping) return;
-    let sa: IkeSa;
-    try {
-      sa = this.engine.initiate(realm.id, peerId);
-    } catch (e) {
-      this.log.error((e as Error).message);
-      return;
-    }
-    const off = this.engine.on((event) => {
-      if (event.sa !== sa) return;
-      if (event.type === "established") {
-        off();
-        return;
-      }
-      off();
-      if (this.#stopping || sa.state === IkeSaState.Established) return;
-      this.log.info(`retrying ${peerId} in ${Math.round(delayMs / 1000)} s`);
-      const timer = setTimeout(() => {
-        this.#retryTimers.delete(timer);
-        this.#keepTrying(realm, peerId, Math.min(delayMs * 2, RETRY_MAX_MS));
-      }, delayMs);
-      this.#retryTimers.add(timer);
-    });
+  /** Brings up an `auto="start"` peer and keeps retrying until it is up (see IkeEngine.keepUp). */
+  #keepTrying(realm: RealmPolicy, peerId: string): void {
+    if (this.#stopping || this.realms.get(realm.id)?.policy !== realm) return;
+    this.engine.keepUp(realm.id, peerId, RETRY_MIN_MS);
   }
 }

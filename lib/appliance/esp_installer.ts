@@ -57,6 +57,7 @@ export class EspInstaller implements ChildSaInstaller {
       throw new RangeError(`Cannot install CHILD_SA: realm ${child.realm.id} is not running`);
     }
     const transforms = espSuiteTransforms(child.suite);
+    // ESP in UDP (RFC 3948) between the NAT-T endpoints, or raw ESP to the peer's address.
     const encapsulation = child.record.udpEncapsulation
       ? { local: child.local, remote: child.remote }
       : null;
@@ -64,6 +65,7 @@ export class EspInstaller implements ChildSaInstaller {
       encryption: transforms.encryption,
       integrity: transforms.integrity,
       encapsulation,
+      peerAddress: child.remote.address,
       crypto: this.#options.crypto,
     };
     const inbound = new EspSa({
@@ -126,6 +128,11 @@ export class EspInstaller implements ChildSaInstaller {
         sa.log.debug(`Cannot delete route ${route}: ${(e as Error).message}`);
       }
     }
+  }
+
+  /** ESP packets received on the child's inbound SA (liveness checks). */
+  inboundPackets(record: ChildSaRecord): number {
+    return this.#children.get(record.spiIn)?.entry.inbound.counters.get("packets") ?? 0;
   }
 
   /** Every installed child (status output). */

@@ -3,3 +3,20 @@ export { Appliance, AUTO_TUNNEL_MTU } from "./appliance.ts";
 export type { ApplianceOptions } from "./appliance.ts";
 export { EspInstaller } from "./esp_installer.ts";
 export { RealmRuntime } from "./realm_runtime.ts";
+export { ApplianceControl, ControlError, ControlErrorCode, RealmConfigError } from "./control.ts";
+export type {
+  AdminScope,
+  ApplianceControlOptions,
+  ChangeContext,
+  ChildSaStatus,
+  ConfigView,
+  ControlErrorCodeName,
+  ControlEvent,
+  ControlTarget,
+  IkeStatistics,
+  PeerStatus,
+  RealmChange,
+  RealmEspStatistics,
+  RealmSummary,
+  VpnStatus,
+} from "./control.ts";

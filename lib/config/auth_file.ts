@@ -6,8 +6,15 @@ import { Logger } from "../log/mod.ts";
 import { checkRoot, ElementReader } from "./element_reader.ts";
 import { formatConfigProblem } from "./errors.ts";
 import { parseIdentity } from "./identity.ts";
+import { parseScryptHash } from "./password_hash.ts";
 import { parseXml } from "./xml.ts";
-import type { AuthConfig, MyAuthConfig, PeerAuthConfig, RealmAuthConfig } from "./types.ts";
+import type {
+  AuthConfig,
+  MyAuthConfig,
+  PeerAuthConfig,
+  RealmAuthConfig,
+  WebUserConfig,
+} from "./types.ts";
 
 /** Keys shorter than this (characters for `psk`, octets for `psk_hex`) need `weak="allow"`. */
 export const MIN_PSK_LENGTH = 20;
@@ -40,7 +47,7 @@ export function parseAuthConfig(text: string, file: string): AuthConfig {
         'this is an auth file of the original C Rockhopper: convert it to <rockhopper_auth version="1"> (see conf/README.md)',
     },
   });
-  root.allow(["version"], ["realm"]);
+  root.allow(["version"], ["realm", "admin"]);
   const elements = root.children("realm");
   if (elements.length === 0) {
     root.fail("no <realm>: add one <realm id=...> per realm of rockhopper.xml");
@@ -55,7 +62,39 @@ export function parseAuthConfig(text: string, file: string): AuthConfig {
     firstLine.set(realm.id, element.line);
     return realm;
   });
-  return { file, realms };
+  return { file, realms, admins: readWebUsers(root.children("admin")) };
+}
+
+/** Web-user names: what HTTP Basic can carry and a log line can show unquoted. */
+const WEB_USER_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}$/;
+
+function readWebUsers(elements: ElementReader[]): WebUserConfig[] {
+  const firstLine = new Map<string, number>();
+  return elements.map((element: ElementReader): WebUserConfig => {
+    element.allow(["user", "hash", "realm"], []);
+    const user = element.required("user");
+    if (!WEB_USER_NAME.test(user)) {
+      element.fail(
+        `"${user}" is not a user name (1-64 of A-Z a-z 0-9 _ . @ -, not starting with . @ -)`,
+        "user",
+      );
+    }
+    const previous = firstLine.get(user);
+    if (previous !== undefined) {
+      element.fail(`user ${user} is listed twice (first on line ${previous})`, "user");
+    }
+    firstLine.set(user, element.line);
+    const hash = parseScryptHash(element.required("hash"));
+    if (typeof hash === "string") element.fail(hash, "hash");
+    const realmText = element.required("realm");
+    if (realmText !== "any" && !/^[0-9]+$/.test(realmText)) {
+      element.fail(`"${realmText}" is not "any" or a realm id`, "realm");
+    }
+    const realm = realmText === "any"
+      ? "any"
+      : element.requiredInteger("realm", { min: 1, max: 0xffffffff });
+    return element.remember({ user, hash, realm });
+  });
 }
 
 function readRealmAuth(element: ElementReader): RealmAuthConfig {

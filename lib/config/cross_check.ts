@@ -16,7 +16,8 @@ import type { AuthConfig, RockhopperConfig } from "./types.ts";
  * @throws {ConfigError} naming the file and line of the first inconsistency:
  * - a realm in auth.xml that rockhopper.xml does not define;
  * - an enabled realm of rockhopper.xml without a realm in auth.xml;
- * - a `<peer>` of rockhopper.xml with neither its own key nor a realm-wide `<my_auth psk>`.
+ * - a `<peer>` of rockhopper.xml with neither its own key nor a realm-wide `<my_auth psk>`;
+ * - a web user (`<admin realm>`) scoped to a realm that rockhopper.xml does not define.
  *
  * @example
  * ```ts
@@ -34,6 +35,14 @@ export function checkAuthAgainstConfig(config: RockhopperConfig, auth: AuthConfi
         attribute: "id",
       });
     }
+  }
+  for (const admin of auth.admins ?? []) {
+    if (admin.realm === "any" || config.realms.some((r) => r.id === admin.realm)) continue;
+    failAtSource(admin, {
+      file: auth.file,
+      problem: `realm ${admin.realm} of user ${admin.user} is not defined in ${config.file}`,
+      attribute: "realm",
+    });
   }
   for (const realm of config.realms) {
     const realmAuth = auth.realms.find((r) => r.id === realm.id);

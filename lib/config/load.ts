@@ -40,12 +40,27 @@ export { parseAuthConfig };
 /** Defaults documented in conf/README.md. */
 export const CONFIG_DEFAULTS = {
   interface: { name: "any", address: "0.0.0.0", priority: 10 },
-  admin: { address: "127.0.0.1", port: 32501, allow: ["127.0.0.0/8"] },
-  ike: { dpd: 30, rekey: 4 * 3600, natT: "auto", fragmentation: true, mobike: false },
+  admin: {
+    enabled: true,
+    address: "127.0.0.1",
+    port: 32501,
+    allow: ["127.0.0.0/8"],
+    readTimeout: 30,
+  },
+  ike: {
+    dpd: 30,
+    dpdAction: "clear",
+    rekey: 4 * 3600,
+    retransmitTimeout: 1,
+    retransmitTries: 5,
+    natT: "auto",
+    fragmentation: true,
+    mobike: false,
+  },
   esp: { rekey: 3600, replayWindow: 1024, pfs: true },
   peer: { port: 500, auto: "add" },
   /** Rekey intervals other than 0 (off) must be at least this long, to avoid rekey storms. */
-  minRekeySeconds: 60,
+  minRekeySeconds: 10,
 } as const;
 
 const INTERFACE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/;
@@ -138,8 +153,7 @@ export function parseConfig(text: string, file: string): RockhopperConfig {
     : [{ ...CONFIG_DEFAULTS.interface }];
   const adminElement = root.optionalChild("admin");
   const admin = adminElement ? readAdmin(adminElement) : {
-    address: CONFIG_DEFAULTS.admin.address,
-    port: CONFIG_DEFAULTS.admin.port,
+    ...CONFIG_DEFAULTS.admin,
     allow: [...CONFIG_DEFAULTS.admin.allow],
   };
 
@@ -224,15 +238,39 @@ function readPrefixList(element: ElementReader, attribute: string): string[] | u
   });
 }
 
+/** Bounds of `<admin read_timeout>` in seconds. */
+const ADMIN_READ_TIMEOUT = { min: 1, max: 300 } as const;
+
 function readAdmin(element: ElementReader): AdminConfig {
-  element.allow(["address", "port", "allow"], []);
-  return element.remember({
-    address: element.has("address")
-      ? requiredAddress(element, "address")
-      : CONFIG_DEFAULTS.admin.address,
-    port: element.integer("port", { min: 1, max: 65535, fallback: CONFIG_DEFAULTS.admin.port }),
-    allow: readPrefixList(element, "allow") ?? [...CONFIG_DEFAULTS.admin.allow],
-  });
+  element.allow(["enabled", "address", "port", "allow", "cert", "key", "read_timeout"], []);
+  const d = CONFIG_DEFAULTS.admin;
+  const admin: AdminConfig = {
+    enabled: element.yesNo("enabled", d.enabled),
+    address: element.has("address") ? requiredAddress(element, "address") : d.address,
+    port: element.integer("port", { min: 1, max: 65535, fallback: d.port }),
+    allow: readPrefixList(element, "allow") ?? [...d.allow],
+    readTimeout: element.duration("read_timeout", d.readTimeout),
+  };
+  const { min, max } = ADMIN_READ_TIMEOUT;
+  if (admin.readTimeout < min || admin.readTimeout > max) {
+    element.fail(
+      `read timeout ${admin.readTimeout}s is out of range ${min}s-${max}s`,
+      "read_timeout",
+    );
+  }
+  const cert = element.optional("cert");
+  const key = element.optional("key");
+  if ((cert === undefined) !== (key === undefined)) {
+    element.fail(
+      "HTTPS needs both cert and key (PEM files); give both or neither",
+      cert === undefined ? "key" : "cert",
+    );
+  }
+  if (cert !== undefined && key !== undefined) {
+    admin.cert = cert;
+    admin.key = key;
+  }
+  return element.remember(admin);
 }
 
 function readRealm(element: ElementReader): RealmConfig {
@@ -356,17 +394,46 @@ function readRekey(element: ElementReader, fallback: number): number {
   return seconds;
 }
 
+/** First retransmission timeout: 1 s to 60 s. */
+function readRetransmitTimeout(element: ElementReader, fallback: number): number {
+  const seconds = element.duration("retransmit_timeout", fallback);
+  if (seconds < 1 || seconds > 60) {
+    element.fail(`${seconds}s is outside 1s..60s`, "retransmit_timeout");
+  }
+  return seconds;
+}
+
 function defaultIkePolicy(): IkePolicyConfig {
   return { suites: [...DEFAULT_IKE_SUITES], ...CONFIG_DEFAULTS.ike };
 }
 
 function readIke(element: ElementReader): IkePolicyConfig {
-  element.allow(["suites", "dpd", "rekey", "nat_t", "fragmentation", "mobike"], []);
+  element.allow([
+    "suites",
+    "dpd",
+    "dpd_action",
+    "rekey",
+    "retransmit_timeout",
+    "retransmit_tries",
+    "nat_t",
+    "fragmentation",
+    "mobike",
+  ], []);
   const d = CONFIG_DEFAULTS.ike;
   return element.remember({
     suites: readSuites(element, "IKE", IKE_SUITES, DEFAULT_IKE_SUITES),
     dpd: element.duration("dpd", d.dpd),
+    dpdAction: element.choice("dpd_action", {
+      allowed: ["clear", "restart", "hold"],
+      fallback: d.dpdAction,
+    }),
     rekey: readRekey(element, d.rekey),
+    retransmitTimeout: readRetransmitTimeout(element, d.retransmitTimeout),
+    retransmitTries: element.integer("retransmit_tries", {
+      min: 0,
+      max: 10,
+      fallback: d.retransmitTries,
+    }),
     natT: element.choice("nat_t", { allowed: ["auto", "force", "no"], fallback: d.natT }),
     fragmentation: element.yesNo("fragmentation", d.fragmentation),
     mobike: element.yesNo("mobike", d.mobike),

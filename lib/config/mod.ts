@@ -20,3 +20,17 @@ export type { ConfigIdentity, IdentityKindName } from "./identity.ts";
 export { formatIpAddress, formatPrefix, parseIpAddress, parsePrefix } from "./ip_prefix.ts";
 export type { IpAddress, IpPrefix } from "./ip_prefix.ts";
 export type * from "./types.ts";
+export { parseXml } from "./xml.ts";
+export type { XmlAttribute, XmlElement } from "./xml.ts";
+export {
+  escapeXml,
+  insertRealm,
+  locateRealms,
+  removeRealm,
+  renderElement,
+  replaceRealm,
+  setRealmAttribute,
+} from "./realm_edit.ts";
+export type { RealmDocument, RealmEdit, RealmSpan, RenderedElement } from "./realm_edit.ts";
+export { encodeBase64, formatScryptHash, parseScryptHash, SCRYPT_LIMITS } from "./password_hash.ts";
+export { PREVIOUS_SUFFIX, saveConfigText } from "./save.ts";

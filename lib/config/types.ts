@@ -10,11 +10,20 @@ export interface InterfaceConfig {
   priority: number;
 }
 
-/** `<admin>`: the management server (used by the web issue). */
+/** `<admin>`: the management server (web GUI and bus protocol, see lib/web/README.md). */
 export interface AdminConfig {
+  /** False with `enabled="no"`: no management server at all. */
+  enabled: boolean;
   address: string;
   port: number;
+  /** Client prefixes allowed to connect; everything else is refused before authentication. */
   allow: string[];
+  /** PEM certificate chain file for HTTPS (as written; relative to the config file's directory). */
+  cert?: string;
+  /** PEM private key file for HTTPS, present exactly when `cert` is. */
+  key?: string;
+  /** Seconds a bus read (long poll) waits for events before the timeout answer. */
+  readTimeout: number;
 }
 
 /** `<tunnel_interface>`: the realm's TUN device. */
@@ -32,8 +41,14 @@ export interface IkePolicyConfig {
   suites: string[];
   /** Liveness check interval in seconds, 0 = off. */
   dpd: number;
+  /** What to do when the peer stops answering: forget it, re-initiate, or re-initiate on traffic. */
+  dpdAction: "clear" | "restart" | "hold";
   /** IKE SA rekey interval in seconds, 0 = off. */
   rekey: number;
+  /** First retransmission timeout in seconds; doubles with each try. */
+  retransmitTimeout: number;
+  /** Retransmissions before a request (and with it the IKE SA) is given up. */
+  retransmitTries: number;
   natT: "auto" | "force" | "no";
   fragmentation: boolean;
   mobike: boolean;
@@ -119,8 +134,33 @@ export interface RealmAuthConfig {
   peers: PeerAuthConfig[];
 }
 
+/**
+ * A `scrypt$N$r$p$salt$hash` password hash (RFC 7914 parameters): never the password itself.
+ */
+export interface ScryptHash {
+  /** CPU/memory cost, a power of two. */
+  n: number;
+  /** Block size. */
+  r: number;
+  /** Parallelization. */
+  p: number;
+  salt: Uint8Array;
+  /** The derived key the password must reproduce. */
+  hash: Uint8Array;
+}
+
+/** `<admin>` of auth.xml: one web user of the management server. */
+export interface WebUserConfig {
+  user: string;
+  hash: ScryptHash;
+  /** "any": every realm and the global settings; a realm id: only that realm. */
+  realm: "any" | number;
+}
+
 /** The whole of conf/auth.xml (read only by the secure side). */
 export interface AuthConfig {
   file: string;
   realms: RealmAuthConfig[];
+  /** Web users (`<admin>`); the loader always sets it, possibly empty. */
+  admins?: WebUserConfig[];
 }

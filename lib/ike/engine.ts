@@ -23,19 +23,32 @@ import {
   NotifyType,
   PayloadType,
 } from "./constants.ts";
-import { IkeSa, IkeSaState } from "./ike_sa.ts";
+import { type ChildSaRecord, IkeSa, IkeSaState } from "./ike_sa.ts";
 import { IncomingMessage } from "./message.ts";
 import { decodeMessage, encodeMessage, UnsupportedCriticalPayloadError } from "./payloads/mod.ts";
-import type { EncryptedPayload, IkeHeader, Payload } from "./payloads/types.ts";
+import type {
+  EncryptedPayload,
+  IkeHeader,
+  NoncePayload,
+  NotifyPayload,
+  Payload,
+} from "./payloads/types.ts";
+import { CookieJar } from "./cookie.ts";
 import { IntegrityError } from "./protection.ts";
 import type { RealmPolicy } from "./realm_policy.ts";
 import { DEFAULT_RETRANSMIT, type RetransmitPolicy, TaskManager } from "./task_manager.ts";
 import { ChildCreateInitiatorTask, ChildCreateResponderTask } from "./tasks/child_create.ts";
-import { NoAdditionalSasTask } from "./tasks/create_child_sa.ts";
+import { CreateChildSaResponderTask } from "./tasks/create_child_sa.ts";
+import { type IkeRekeyHost, IkeRekeyInitiatorTask } from "./tasks/ike_rekey.ts";
 import { IkeAuthInitiatorTask, IkeAuthResponderTask } from "./tasks/ike_auth.ts";
 import { IkeInitInitiatorTask, IkeInitResponderTask } from "./tasks/ike_init.ts";
 import { NatDetectionInitiatorTask, NatDetectionResponderTask } from "./tasks/ike_natd.ts";
-import { IkeDeleteTask, InformationalResponderTask } from "./tasks/informational.ts";
+import {
+  ChildDeleteTask,
+  IkeDeleteTask,
+  InformationalResponderTask,
+  LivenessTask,
+} from "./tasks/informational.ts";
 import type { ChildSaInstaller, Task, TaskServices } from "./tasks/task.ts";
 
 /** Sends IKE datagrams; on the NAT-T port the transport adds the non-ESP marker. */
@@ -55,13 +68,25 @@ export interface IkeEngineOptions {
   natTPort?: number;
   /** Our addresses for NAT detection when bound to the wildcard address. */
   localAddresses?: () => string[];
+  /**
+   * Our source address toward a peer we initiate to (a route lookup), for an honest
+   * NAT_DETECTION_SOURCE_IP when bound to the wildcard address; undefined keeps `localAddress`.
+   */
+  localAddressFor?: (remote: Endpoint) => string | undefined;
   retransmit?: RetransmitPolicy;
   /** A responder SA that does not complete IKE_AUTH in this time is dropped. */
   halfOpenTimeoutMs?: number;
+  /**
+   * Half-open responder SAs above which an IKE_SA_INIT must carry a COOKIE (RFC 7296 §2.6);
+   * default 10, 0 = always demand one.
+   */
+  cookieThreshold?: number;
 }
 
 export type IkeEngineEvent =
   | { type: "established"; sa: IkeSa }
+  | { type: "rekeyed"; sa: IkeSa; predecessor: IkeSa }
+  | { type: "child_rekeyed"; sa: IkeSa; child: ChildSaRecord }
   | { type: "destroyed"; sa: IkeSa; reason: string };
 
 const COUNTER_NAMES = [
@@ -74,6 +99,12 @@ const COUNTER_NAMES = [
   "established",
   "failed",
   "halfOpenExpired",
+  "cookiesSent",
+  "cookiesRejected",
+  "ikeRekeys",
+  "childRekeys",
+  "livenessChecks",
+  "deadPeers",
 ] as const;
 export type IkeCounterName = typeof COUNTER_NAMES[number];
 
@@ -84,9 +115,34 @@ interface Entry {
   halfOpenKey: string | undefined;
   halfOpenTimer: ReturnType<typeof setTimeout> | undefined;
   announced: boolean;
+  /** IKE SA rekey and liveness timers. */
+  rekeyTimer: ReturnType<typeof setTimeout> | undefined;
+  livenessTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When the liveness timer was armed, and the ESP packets received by then. */
+  livenessArmedAt: number;
+  lastEspInbound: number;
+}
+
+/** Soft (rekey) and hard (delete) timers of one child SA. */
+interface ChildTimers {
+  rekey: ReturnType<typeof setTimeout> | undefined;
+  expire: ReturnType<typeof setTimeout> | undefined;
+}
+
+/** Up to 10 % earlier, so that two peers with the same policy rarely rekey at once. */
+function jitter(seconds: number): number {
+  return seconds * (1 - Math.random() * 0.1) * 1000;
 }
 
 const ZERO_SPI = new Uint8Array(8);
+const DEFAULT_COOKIE_THRESHOLD = 10;
+/** Back-off between attempts to bring up a peer that must stay connected. */
+const RETRY_MIN_MS = 5_000;
+const RETRY_MAX_MS = 60_000;
+
+function halfOpenKey(spiI: Uint8Array, from: Endpoint): string {
+  return `${toHex(spiI)}/${from.address}/${from.port}`;
+}
 
 function systemAddresses(): string[] {
   try {
@@ -105,6 +161,13 @@ export class IkeEngine {
   readonly #halfOpen = new Map<string, Entry>();
   readonly #listeners = new Set<(event: IkeEngineEvent) => void>();
   readonly #spisInUse = new Set<number>();
+  readonly #childTimers = new Map<ChildSaRecord, ChildTimers>();
+  /** Realm id → peer ids whose SA died with dpd_action="hold": re-initiated on traffic. */
+  readonly #held = new Map<number, Set<string>>();
+  readonly #rekeyHost: IkeRekeyHost;
+  readonly #cookies = new CookieJar();
+  readonly #retryTimers = new Set<ReturnType<typeof setTimeout>>();
+  #stopping = false;
   readonly #ikePort: number;
   #realms: RealmPolicy[];
 
@@ -117,15 +180,23 @@ export class IkeEngine {
       auth: options.auth,
       realms: this.#realms,
       childSas: {
-        install: (sa, child) => options.childSas.install(sa, child),
+        install: async (sa, child) => {
+          await options.childSas.install(sa, child);
+          this.#scheduleChild(child.record, child.realm.lifecycle.childRekeySeconds);
+        },
         remove: (sa, child) => {
           this.#spisInUse.delete(child.spiIn);
+          this.#clearChildTimers(child);
           return options.childSas.remove(sa, child);
         },
       },
       localAddresses: options.localAddresses ?? systemAddresses,
       allocateSpi: () => this.#allocateSpi(),
       natTPort: options.natTPort ?? NAT_T_PORT,
+    };
+    this.#rekeyHost = {
+      newIkeSpi: () => this.#randomSpi(),
+      adopt: (sa, predecessor) => this.#adopt(sa, predecessor),
     };
   }
 
@@ -172,7 +243,11 @@ export class IkeEngine {
       log: this.log,
       spiI: this.#randomSpi(),
       spiR: new Uint8Array(8),
-      local: { address: this.#options.localAddress, port: this.#ikePort },
+      local: {
+        address: this.#options.localAddressFor?.({ address: peer.address, port: peer.port }) ??
+          this.#options.localAddress,
+        port: this.#ikePort,
+      },
       remote: { address: peer.address, port: peer.port },
     });
     sa.realm = realm;
@@ -214,7 +289,9 @@ export class IkeEngine {
         this.counters.add("rxMalformed");
         return;
       }
-      const entry = this.#halfOpenFor(header.initiatorSpi, from, localPort);
+      const known = this.#halfOpen.get(halfOpenKey(header.initiatorSpi, from));
+      if (!known && !this.#cookieAccepted(header, payloads, from, localPort)) return;
+      const entry = known ?? this.#halfOpenFor(header.initiatorSpi, from, localPort);
       const message = new IncomingMessage(header, payloads, raw, from, localPort);
       await this.#serialize(entry, () => entry.manager.handleRequest(message));
       return;
@@ -248,6 +325,7 @@ export class IkeEngine {
         sa.log.debug(`dropping message ${header.messageId}: ${(e as Error).message}`);
         return;
       }
+      sa.lastInbound = Date.now();
       if (from.address !== sa.remote.address || from.port !== sa.remote.port) {
         sa.log.debug(`peer moved to ${from.address}:${from.port}`);
         sa.remote = { ...from };
@@ -287,9 +365,88 @@ export class IkeEngine {
     await this.#destroy(sa, "closed locally");
   }
 
+  /**
+   * Initiates toward a configured peer and, until an SA with it is up, retries each failed
+   * attempt after `firstDelayMs` (default 5 s), doubling up to 60 s. Used for `auto="start"`
+   * peers and `dpd_action="restart"`. Stops on shutdown, or when the realm no longer lists
+   * the peer.
+   */
+  keepUp(realmId: number, peerId: string, firstDelayMs = RETRY_MIN_MS): void {
+    this.#attempt(realmId, peerId, firstDelayMs);
+  }
+
+  #attempt(realmId: number, peerId: string, delayMs: number): void {
+    if (this.#stopping) return;
+    const realm = this.#realms.find((r) => r.id === realmId);
+    if (!realm?.peers.some((p) => p.id.toLowerCase() === peerId.toLowerCase())) return;
+    let sa: IkeSa;
+    try {
+      sa = this.initiate(realmId, peerId);
+    } catch (e) {
+      this.log.error((e as Error).message);
+      return;
+    }
+    const off = this.on((event) => {
+      if (event.sa !== sa || (event.type !== "established" && event.type !== "destroyed")) return;
+      off();
+      if (event.type === "established" || this.#stopping) return;
+      sa.log.info(`retrying ${peerId} in ${Math.round(delayMs / 1000)} s`);
+      const timer = setTimeout(() => {
+        this.#retryTimers.delete(timer);
+        this.#attempt(realmId, peerId, Math.min(delayMs * 2, RETRY_MAX_MS));
+      }, delayMs);
+      this.#retryTimers.add(timer);
+    });
+  }
+
   /** Deletes every SA (used on shutdown). */
   async shutdown(): Promise<void> {
+    this.#stopping = true;
+    for (const timer of this.#retryTimers) clearTimeout(timer);
+    this.#retryTimers.clear();
+    this.#held.clear();
     await Promise.all(this.list().map((sa) => this.deleteSa(sa)));
+  }
+
+  /** Starts a rekey of an established IKE SA (CREATE_CHILD_SA, RFC 7296 §1.3.2). */
+  rekeyIkeSa(sa: IkeSa): void {
+    const entry = this.#sas.get(toHex(sa.localSpi));
+    if (!entry || sa.state !== IkeSaState.Established || sa.rekeying || sa.replacedBy) return;
+    sa.log.info(`rekeying IKE_SA with ${sa.remoteId}`);
+    entry.manager.queue(ExchangeType.CreateChildSa, [
+      new IkeRekeyInitiatorTask(sa, this.#services, this.#rekeyHost),
+    ]);
+    this.#serialize(entry, () => entry.manager.initiate());
+  }
+
+  /** Starts a rekey of one child SA (CREATE_CHILD_SA with REKEY_SA, RFC 7296 §1.3.3). */
+  rekeyChildSa(sa: IkeSa, child: ChildSaRecord): void {
+    const entry = this.#sas.get(toHex(sa.localSpi));
+    if (!entry || sa.state !== IkeSaState.Established || child.rekeying) return;
+    if (!sa.children.includes(child)) return;
+    sa.log.info(`rekeying CHILD_SA ${child.spiIn.toString(16)}`);
+    entry.manager.queue(ExchangeType.CreateChildSa, [
+      new ChildCreateInitiatorTask(sa, this.#services, { kind: "create_child_sa", rekey: child }),
+    ]);
+    this.#serialize(entry, () => entry.manager.initiate());
+  }
+
+  /**
+   * Traffic for a realm with no SA: re-initiates toward peers whose SA died under
+   * dpd_action="hold" (the appliance calls this from the data path's no-route hook).
+   */
+  acquire(realmId: number): void {
+    const held = this.#held.get(realmId);
+    if (!held || held.size === 0) return;
+    this.#held.delete(realmId);
+    for (const peerId of held) {
+      this.log.info(`traffic for held peer ${peerId}: initiating`);
+      try {
+        this.initiate(realmId, peerId);
+      } catch (e) {
+        this.log.warn((e as Error).message);
+      }
+    }
   }
 
   #onUndecodable(e: unknown, raw: Uint8Array, from: Endpoint, localPort: number): void {
@@ -335,8 +492,52 @@ export class IkeEngine {
     return bytesEqual(sa.spiI, header.initiatorSpi);
   }
 
+  /**
+   * Under load (more half-open SAs than the threshold) a new IKE_SA_INIT must open with a valid
+   * COOKIE notify; otherwise it is answered with one and no state is kept (RFC 7296 §2.6).
+   */
+  #cookieAccepted(
+    header: IkeHeader,
+    payloads: Payload[],
+    from: Endpoint,
+    localPort: number,
+  ): boolean {
+    const threshold = this.#options.cookieThreshold ?? DEFAULT_COOKIE_THRESHOLD;
+    if (this.#halfOpen.size < threshold) return true;
+    const nonce = payloads.find((p) => p.type === PayloadType.Nonce) as NoncePayload | undefined;
+    if (!nonce) {
+      this.counters.add("rxMalformed");
+      return false;
+    }
+    const first = payloads[0] as NotifyPayload | undefined;
+    if (first?.type === PayloadType.Notify && first.notifyType === NotifyType.Cookie) {
+      if (this.#cookies.verify(first.data, nonce.nonce, from.address, header.initiatorSpi)) {
+        return true;
+      }
+      this.counters.add("cookiesRejected");
+    }
+    this.counters.add("cookiesSent");
+    const response = encodeMessage({
+      initiatorSpi: header.initiatorSpi,
+      responderSpi: new Uint8Array(8),
+      majorVersion: IKE_MAJOR_VERSION,
+      minorVersion: 0,
+      exchangeType: ExchangeType.IkeSaInit,
+      flags: HeaderFlag.Response,
+      messageId: 0,
+    }, [{
+      type: PayloadType.Notify,
+      protocol: 0,
+      spi: new Uint8Array(0),
+      notifyType: NotifyType.Cookie,
+      data: this.#cookies.issue(nonce.nonce, from.address, header.initiatorSpi),
+    }]);
+    this.#options.transport.send(response, from, localPort);
+    return false;
+  }
+
   #halfOpenFor(spiI: Uint8Array, from: Endpoint, localPort: number): Entry {
-    const key = `${toHex(spiI)}/${from.address}/${from.port}`;
+    const key = halfOpenKey(spiI, from);
     const existing = this.#halfOpen.get(key);
     if (existing) return existing;
     const sa = new IkeSa({
@@ -367,7 +568,7 @@ export class IkeEngine {
       sa,
       manager: new TaskManager(sa, {
         send: (_sa, bytes, to, localPort) => this.#options.transport.send(bytes, to, localPort),
-        destroy: (s, reason) => this.#destroy(s, reason),
+        destroy: (s, reason, peerDead) => this.#destroy(s, reason, peerDead),
         responderTasks: (s, type) => this.#responderTasks(s, type),
         exchangeDone: (s) => this.#exchangeDone(s),
       }, this.#options.retransmit ?? DEFAULT_RETRANSMIT),
@@ -375,6 +576,10 @@ export class IkeEngine {
       halfOpenKey: undefined,
       halfOpenTimer: undefined,
       announced: false,
+      rekeyTimer: undefined,
+      livenessTimer: undefined,
+      livenessArmedAt: 0,
+      lastEspInbound: 0,
     };
     this.#sas.set(toHex(sa.localSpi), entry);
     return entry;
@@ -396,7 +601,9 @@ export class IkeEngine {
           ? [new InformationalResponderTask(sa, s)]
           : undefined;
       case ExchangeType.CreateChildSa:
-        return sa.state === IkeSaState.Established ? [new NoAdditionalSasTask(sa)] : undefined;
+        return sa.state === IkeSaState.Established && !sa.replacedBy
+          ? [new CreateChildSaResponderTask(sa, s, this.#rekeyHost)]
+          : undefined;
       default:
         return undefined;
     }
@@ -404,12 +611,133 @@ export class IkeEngine {
 
   #exchangeDone(sa: IkeSa): void {
     const entry = this.#sas.get(toHex(sa.localSpi));
-    if (!entry || entry.announced || sa.state !== IkeSaState.Established) return;
+    if (!entry || sa.state !== IkeSaState.Established) return;
+    if (!entry.announced) {
+      entry.announced = true;
+      this.#clearHalfOpen(entry);
+      this.counters.add("established");
+      if (sa.initialContact) this.#dropReplaced(sa);
+      this.#scheduleIkeTimers(entry);
+      this.#emit({ type: "established", sa });
+    }
+    const s = this.#services;
+    if (sa.staleChildren.length > 0) {
+      // Our rekey installed the new pair; now the old one goes (make-before-break).
+      this.counters.add("childRekeys", sa.staleChildren.length);
+      for (const child of sa.staleChildren) this.#emit({ type: "child_rekeyed", sa, child });
+      entry.manager.queue(ExchangeType.Informational, [
+        new ChildDeleteTask(sa, s, sa.staleChildren.splice(0)),
+      ]);
+    }
+    if (sa.replacedBy && sa.rekeying) {
+      // We rekeyed this IKE SA: delete the old one (its children live on in the new SA).
+      sa.rekeying = false;
+      entry.manager.queue(ExchangeType.Informational, [new IkeDeleteTask(sa)]);
+    }
+  }
+
+  /** Registers the IKE SA that replaces `predecessor` after a rekey. */
+  #adopt(sa: IkeSa, predecessor: IkeSa): void {
+    const entry = this.#register(sa);
     entry.announced = true;
-    this.#clearHalfOpen(entry);
-    this.counters.add("established");
-    if (sa.initialContact) this.#dropReplaced(sa);
-    this.#emit({ type: "established", sa });
+    this.counters.add("ikeRekeys");
+    this.#stopIkeTimers(this.#sas.get(toHex(predecessor.localSpi)));
+    this.#scheduleIkeTimers(entry);
+    this.#emit({ type: "rekeyed", sa, predecessor });
+  }
+
+  /** Starts the IKE SA rekey and liveness timers of an established SA. */
+  #scheduleIkeTimers(entry: Entry): void {
+    const lifecycle = entry.sa.realm?.lifecycle;
+    if (!lifecycle) return;
+    if (lifecycle.ikeRekeySeconds > 0) {
+      entry.rekeyTimer = setTimeout(() => {
+        entry.rekeyTimer = undefined;
+        this.rekeyIkeSa(entry.sa);
+      }, jitter(lifecycle.ikeRekeySeconds));
+    }
+    this.#scheduleLiveness(entry);
+  }
+
+  #scheduleLiveness(entry: Entry): void {
+    const seconds = entry.sa.realm?.lifecycle.dpdSeconds ?? 0;
+    if (seconds <= 0) return;
+    entry.livenessArmedAt = Date.now();
+    entry.lastEspInbound = this.#espInbound(entry.sa);
+    entry.livenessTimer = setTimeout(() => {
+      entry.livenessTimer = undefined;
+      this.#checkLiveness(entry, seconds * 1000);
+    }, seconds * 1000);
+  }
+
+  /** RFC 7296 §2.4: only when nothing arrived for the interval do we ask the peer. */
+  #checkLiveness(entry: Entry, intervalMs: number): void {
+    const sa = entry.sa;
+    if (this.#sas.get(toHex(sa.localSpi)) !== entry || sa.state !== IkeSaState.Established) return;
+    const idle = sa.lastInbound < entry.livenessArmedAt &&
+      this.#espInbound(sa) === entry.lastEspInbound;
+    if (idle && !entry.manager.busy) {
+      this.counters.add("livenessChecks");
+      sa.log.debug(`no traffic from ${sa.remoteId} for ${intervalMs / 1000} s: liveness check`);
+      entry.manager.queue(ExchangeType.Informational, [new LivenessTask()]);
+      this.#serialize(entry, () => entry.manager.initiate());
+    }
+    this.#scheduleLiveness(entry);
+  }
+
+  /** ESP packets received on all children of `sa`. */
+  #espInbound(sa: IkeSa): number {
+    const count = this.#options.childSas.inboundPackets;
+    return count ? sa.children.reduce((n, c) => n + count.call(this.#options.childSas, c), 0) : 0;
+  }
+
+  #stopIkeTimers(entry: Entry | undefined): void {
+    if (!entry) return;
+    if (entry.rekeyTimer !== undefined) clearTimeout(entry.rekeyTimer);
+    if (entry.livenessTimer !== undefined) clearTimeout(entry.livenessTimer);
+    entry.rekeyTimer = undefined;
+    entry.livenessTimer = undefined;
+  }
+
+  /** Soft lifetime: rekey; hard lifetime (10 % later): delete if the rekey did not happen. */
+  #scheduleChild(child: ChildSaRecord, seconds: number): void {
+    if (seconds <= 0) return;
+    const timers: ChildTimers = { rekey: undefined, expire: undefined };
+    timers.rekey = setTimeout(() => {
+      timers.rekey = undefined;
+      const sa = this.#ownerOf(child);
+      if (sa && !child.rekeying) this.rekeyChildSa(sa, child);
+    }, jitter(seconds));
+    timers.expire = setTimeout(() => {
+      timers.expire = undefined;
+      const sa = this.#ownerOf(child);
+      if (!sa) return;
+      sa.log.warn(`CHILD_SA ${child.spiIn.toString(16)} reached its hard lifetime: deleting it`);
+      const entry = this.#sas.get(toHex(sa.localSpi))!;
+      entry.manager.queue(ExchangeType.Informational, [
+        new ChildDeleteTask(sa, this.#services, [child]),
+      ]);
+      this.#serialize(entry, () => entry.manager.initiate());
+    }, seconds * 1100);
+    this.#childTimers.set(child, timers);
+  }
+
+  #clearChildTimers(child: ChildSaRecord): void {
+    const timers = this.#childTimers.get(child);
+    if (!timers) return;
+    if (timers.rekey !== undefined) clearTimeout(timers.rekey);
+    if (timers.expire !== undefined) clearTimeout(timers.expire);
+    this.#childTimers.delete(child);
+  }
+
+  /** The live IKE SA that currently owns `child` (children move on an IKE rekey). */
+  #ownerOf(child: ChildSaRecord): IkeSa | undefined {
+    for (const { sa } of this.#sas.values()) {
+      if (sa.state === IkeSaState.Established && !sa.replacedBy && sa.children.includes(child)) {
+        return sa;
+      }
+    }
+    return undefined;
   }
 
   /**
@@ -434,12 +762,13 @@ export class IkeEngine {
     entry.halfOpenKey = undefined;
   }
 
-  async #destroy(sa: IkeSa, reason: string): Promise<void> {
+  async #destroy(sa: IkeSa, reason: string, peerDead = false): Promise<void> {
     const key = toHex(sa.localSpi);
     const entry = this.#sas.get(key);
     if (!entry || entry.sa !== sa) return;
     this.#sas.delete(key);
     this.#clearHalfOpen(entry);
+    this.#stopIkeTimers(entry);
     entry.manager.dispose();
     for (const child of sa.children.splice(0)) {
       try {
@@ -459,6 +788,30 @@ export class IkeEngine {
     if (established || reason === "closed locally") sa.log.info(line);
     else sa.log.warn(line);
     this.#emit({ type: "destroyed", sa, reason });
+    if (peerDead && established && !sa.replacedBy) this.#onDeadPeer(sa);
+  }
+
+  /** The realm's dpd_action for a peer that stopped answering (RFC 7296 §2.4). */
+  #onDeadPeer(sa: IkeSa): void {
+    this.counters.add("deadPeers");
+    const realm = sa.realm;
+    const peer = sa.peer;
+    if (!realm || !peer) return;
+    const action = realm.lifecycle.dpdAction;
+    if (action === "clear") return;
+    if (!peer.address) {
+      sa.log.info(`dpd_action=${action} needs an address for ${peer.id}; the SA stays cleared`);
+      return;
+    }
+    if (action === "restart") {
+      sa.log.info(`dpd_action=restart: initiating to ${peer.id} again`);
+      this.keepUp(realm.id, peer.id);
+      return;
+    }
+    sa.log.info(`dpd_action=hold: initiating to ${peer.id} again when traffic needs it`);
+    const held = this.#held.get(realm.id) ?? new Set<string>();
+    held.add(peer.id);
+    this.#held.set(realm.id, held);
   }
 
   #serialize(entry: Entry, step: () => Promise<void>): Promise<void> {

@@ -35,6 +35,8 @@ export interface ChildSaRecord {
   remoteTs: TrafficSelector[];
   udpEncapsulation: boolean;
   createdAt: number;
+  /** Set once a rekey of this child is under way or done (no second rekey, no expiry rekey). */
+  rekeying?: boolean;
 }
 
 let nextSerial = 1;
@@ -45,6 +47,8 @@ export class IkeSa {
   readonly initiator: boolean;
   readonly crypto: CryptoProvider;
   readonly log: Logger;
+  /** The untagged logger this SA's logger derives from. */
+  readonly parentLog: Logger;
   readonly createdAt: number = Date.now();
 
   spiI: Uint8Array;
@@ -79,12 +83,20 @@ export class IkeSa {
   /** Raw IKE_SA_INIT request and response: signed by AUTH (RFC 7296 §2.15). */
   initRequest: Uint8Array | undefined;
   initResponse: Uint8Array | undefined;
+  /** An IKE SA rekey of this SA is under way. */
+  rekeying = false;
+  /** The SA that took over after a rekey; this one only waits for its deletion. */
+  replacedBy: IkeSa | undefined;
   /** The peer sent INITIAL_CONTACT: older SAs between the same identities are stale. */
   initialContact = false;
   /** Cookie returned by the responder, to repeat in the next IKE_SA_INIT (RFC 7296 §2.6). */
   cookie: Uint8Array | undefined;
 
   readonly children: ChildSaRecord[] = [];
+  /** Children replaced by a rekey we initiated, to be deleted in an INFORMATIONAL exchange. */
+  readonly staleChildren: ChildSaRecord[] = [];
+  /** When an authenticated IKE message last arrived (liveness, RFC 7296 §2.4). */
+  lastInbound: number = Date.now();
 
   constructor(options: {
     initiator: boolean;
@@ -99,6 +111,7 @@ export class IkeSa {
     this.initiator = options.initiator;
     this.crypto = options.crypto;
     this.log = options.log.with(`#${this.serial}`);
+    this.parentLog = options.log;
     this.spiI = options.spiI;
     this.spiR = options.spiR;
     this.local = options.local;

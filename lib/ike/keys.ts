@@ -1,7 +1,8 @@
 /**
  * IKE SA and child SA key derivation (RFC 7296 §2.13, §2.14, §2.17).
  *
- * SKEYSEED = prf(Ni | Nr, g^ir)
+ * SKEYSEED = prf(Ni | Nr, g^ir)                       (IKE_SA_INIT)
+ * SKEYSEED = prf(SK_d (old), g^ir (new) | Ni | Nr)   (IKE SA rekey, §2.18)
  * {SK_d | SK_ai | SK_ar | SK_ei | SK_er | SK_pi | SK_pr} = prf+(SKEYSEED, Ni | Nr | SPIi | SPIr)
  * KEYMAT = prf+(SK_d, [g^ir (new) |] Ni | Nr), taken as encr_i | integ_i | encr_r | integ_r
  */
@@ -29,6 +30,8 @@ export interface IkeKeyInputs {
   spiI: Uint8Array;
   spiR: Uint8Array;
   sharedSecret: Uint8Array;
+  /** SK_d of the IKE SA being rekeyed (RFC 7296 §2.18); absent for IKE_SA_INIT. */
+  previousSkD?: Uint8Array;
 }
 
 function split(material: Uint8Array, lengths: readonly number[]): Uint8Array[] {
@@ -45,7 +48,9 @@ function split(material: Uint8Array, lengths: readonly number[]): Uint8Array[] {
 export function deriveIkeSaKeys(provider: CryptoProvider, input: IkeKeyInputs): IkeSaKeys {
   const hash = input.prf.hash;
   const nonces = concatBytes(input.nonceI, input.nonceR);
-  const skeyseed = prf(provider, hash, nonces, input.sharedSecret);
+  const skeyseed = input.previousSkD
+    ? prf(provider, hash, input.previousSkD, concatBytes(input.sharedSecret, nonces))
+    : prf(provider, hash, nonces, input.sharedSecret);
   const integLength = input.integrity?.keyLength ?? 0;
   const encrLength = input.encryption.keyMaterialLength;
   const prfLength = input.prf.keyLength;

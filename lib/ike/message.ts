@@ -79,9 +79,14 @@ export class OutgoingMessage {
     this.payloads.push(payload);
   }
 
-  /** Adds a Notify with no SPI (protocol 0 unless `protocol` says otherwise). */
-  notify(notifyType: number, data: Uint8Array = new Uint8Array(0), protocol = 0): void {
-    this.add({ type: PayloadType.Notify, protocol, spi: new Uint8Array(0), notifyType, data });
+  /** Adds a Notify; no SPI and protocol 0 unless given (REKEY_SA names an ESP SPI). */
+  notify(
+    notifyType: number,
+    data: Uint8Array = new Uint8Array(0),
+    protocol = 0,
+    spi: Uint8Array = new Uint8Array(0),
+  ): void {
+    this.add({ type: PayloadType.Notify, protocol, spi, notifyType, data });
   }
 
   /** Replaces everything with one error notify (RFC 7296 §2.21). */

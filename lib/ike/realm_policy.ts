@@ -7,6 +7,10 @@ import type { EspSuite, IkeSuite } from "./suites.ts";
 import { espSuitesByName, ikeSuitesByName } from "./suites.ts";
 import { selectorFromCidr } from "./traffic_selectors.ts";
 import type { TrafficSelector } from "./payloads/types.ts";
+import type { RetransmitPolicy } from "./task_manager.ts";
+
+/** The `<ike nat_t>` modes. */
+export type NatTraversalMode = "auto" | "force" | "no";
 
 export interface PeerPolicy {
   /** Identity text as configured ("fqdn:gw2.example.com"). */
@@ -15,6 +19,30 @@ export interface PeerPolicy {
   port: number;
   auto: "start" | "add";
 }
+
+/** When SAs are rekeyed, how liveness is checked, and how hard a request is retried. */
+export interface LifecyclePolicy {
+  /** IKE SA rekey interval in seconds, 0 = never. */
+  ikeRekeySeconds: number;
+  /** Child SA rekey interval in seconds, 0 = never. */
+  childRekeySeconds: number;
+  /** A fresh DH exchange for every child SA rekey. */
+  pfs: boolean;
+  /** Liveness check after this many idle seconds, 0 = off. */
+  dpdSeconds: number;
+  dpdAction: "clear" | "restart" | "hold";
+  retransmit: RetransmitPolicy;
+}
+
+/** No rekeying, no liveness checks, the default retransmission: the lifecycle of tests. */
+export const STATIC_LIFECYCLE: LifecyclePolicy = {
+  ikeRekeySeconds: 0,
+  childRekeySeconds: 0,
+  pfs: false,
+  dpdSeconds: 0,
+  dpdAction: "clear",
+  retransmit: { initialTimeoutMs: 1000, factor: 2, retries: 5 },
+};
 
 export interface RealmPolicy {
   id: number;
@@ -26,15 +54,44 @@ export interface RealmPolicy {
   /** Our identity in this realm (text form). */
   localId: string;
   peers: PeerPolicy[];
-  /** Always encapsulate ESP in UDP (fake NAT-D when no NAT is present). */
-  forceEncapsulation: boolean;
+  /**
+   * NAT traversal as it acts (RFC 7296 §2.23, RFC 3948): `auto` sends honest NAT detection
+   * hashes and encapsulates ESP in UDP 4500 only when a NAT is found (raw ESP otherwise);
+   * `force` always encapsulates (our source hash never matches, so the peer sees a NAT);
+   * `no` never encapsulates and refuses the child SA when a NAT is found.
+   */
+  natT: NatTraversalMode;
   replayWindow: number;
+  /** Rekeying, liveness and retransmission settings. */
+  lifecycle: LifecyclePolicy;
   /** The realm's configuration, for the parts the engine does not interpret. */
   config: RealmConfig;
 }
 
-/** Resolves every enabled realm of `config` with its identity from `auth`. */
-export function realmPolicies(config: RockhopperConfig, auth: AuthConfig): RealmPolicy[] {
+/** Options of {@link realmPolicies}. */
+export interface RealmPoliciesOptions {
+  /**
+   * Whether ESP can run without UDP encapsulation (the appliance opened its raw ESP socket).
+   * Without it `nat_t="auto"` acts as `force` and `nat_t="no"` is refused. Default true.
+   */
+  rawEsp?: boolean;
+}
+
+/**
+ * Resolves every enabled realm of `config` with its identity from `auth`. Throws `RangeError`
+ * for a realm that cannot run, e.g. `nat_t="no"` when raw ESP is not available.
+ *
+ * @example
+ * ```ts
+ * const policies = realmPolicies(config, auth, { rawEsp: appliance.rawEspAvailable });
+ * ```
+ */
+export function realmPolicies(
+  config: RockhopperConfig,
+  auth: AuthConfig,
+  options: RealmPoliciesOptions = {},
+): RealmPolicy[] {
+  const rawEsp = options.rawEsp ?? true;
   return config.realms.filter((r) => r.enabled).map((realm) => {
     const realmAuth = auth.realms.find((a) => a.id === realm.id);
     if (!realmAuth) {
@@ -42,9 +99,9 @@ export function realmPolicies(config: RockhopperConfig, auth: AuthConfig): Realm
         `Cannot start realm ${realm.id} (${realm.name}): ${auth.file} has no <realm id="${realm.id}">`,
       );
     }
-    if (realm.ike.natT === "no") {
+    if (realm.ike.natT === "no" && !rawEsp) {
       throw new RangeError(
-        `Cannot start realm ${realm.id} (${realm.name}): nat_t="no" needs raw ESP, which this release does not implement yet`,
+        `Cannot start realm ${realm.id} (${realm.name}): nat_t="no" needs raw ESP (IP protocol 50), but the raw ESP socket is not available (it needs CAP_NET_RAW and an IPv4 listening address); use nat_t="auto" or "force"`,
       );
     }
     return {
@@ -56,9 +113,20 @@ export function realmPolicies(config: RockhopperConfig, auth: AuthConfig): Realm
       remoteTs: realm.traffic.remote.map(selectorFromCidr),
       localId: realmAuth.myAuth.id,
       peers: realm.peers.map((p) => ({ id: p.id, address: p.address, port: p.port, auto: p.auto })),
-      // Raw ESP (IP protocol 50) is not implemented yet, so "auto" also encapsulates.
-      forceEncapsulation: true,
+      natT: realm.ike.natT === "auto" && !rawEsp ? "force" : realm.ike.natT,
       replayWindow: realm.esp.replayWindow,
+      lifecycle: {
+        ikeRekeySeconds: realm.ike.rekey,
+        childRekeySeconds: realm.esp.rekey,
+        pfs: realm.esp.pfs,
+        dpdSeconds: realm.ike.dpd,
+        dpdAction: realm.ike.dpdAction,
+        retransmit: {
+          initialTimeoutMs: realm.ike.retransmitTimeout * 1000,
+          factor: 2,
+          retries: realm.ike.retransmitTries,
+        },
+      },
       config: realm,
     };
   });

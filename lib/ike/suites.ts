@@ -122,7 +122,11 @@ export const DEFAULT_IKE_SUITES = ["aes256gcm16-prfsha384-x25519", "aes128gcm16-
 export const DEFAULT_ESP_SUITES = ["aes256gcm16", "aes128gcm16"];
 
 /** The IKE SA proposal for a suite (RFC 7296 §3.3); `spi` is empty in IKE_SA_INIT. */
-export function ikeProposal(suite: IkeSuite, number: number, spi = new Uint8Array(0)): Proposal {
+export function ikeProposal(
+  suite: IkeSuite,
+  number: number,
+  spi: Uint8Array = new Uint8Array(0),
+): Proposal {
   const transforms: Transform[] = [
     { type: TransformType.Encryption, id: suite.encrId, keyLength: suite.encrKeyBits },
     { type: TransformType.Prf, id: suite.prfId },

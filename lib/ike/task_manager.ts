@@ -29,8 +29,11 @@ export const DEFAULT_RETRANSMIT: RetransmitPolicy = {
 /** What the task manager needs from the engine. */
 export interface TaskManagerIo {
   send(sa: IkeSa, bytes: Uint8Array, to: Endpoint, localPort: number): void;
-  /** Tears the SA down (children removed); `reason` is logged. */
-  destroy(sa: IkeSa, reason: string): Promise<void>;
+  /**
+   * Tears the SA down (children removed); `reason` is logged. `peerDead` says the peer stopped
+   * answering (retransmissions exhausted), which triggers the realm's dpd_action.
+   */
+  destroy(sa: IkeSa, reason: string, peerDead?: boolean): Promise<void>;
   /** Responder tasks for an exchange type, or undefined when we do not answer it. */
   responderTasks(sa: IkeSa, exchangeType: number): Task[] | undefined;
   /** Called after an exchange completed (state may have changed). */
@@ -117,7 +120,8 @@ export class TaskManager {
   #transmit(): void {
     const active = this.#active!;
     this.#io.send(this.#sa, active.bytes, active.to, active.localPort);
-    const timeout = this.#retransmit.initialTimeoutMs * this.#retransmit.factor ** active.tries;
+    const policy = this.#policy();
+    const timeout = policy.initialTimeoutMs * policy.factor ** active.tries;
     active.timer = setTimeout(() => this.#onTimeout(), timeout);
   }
 
@@ -125,18 +129,24 @@ export class TaskManager {
     const active = this.#active;
     if (!active || this.#disposed) return;
     active.timer = undefined;
-    if (active.tries >= this.#retransmit.retries) {
+    if (active.tries >= this.#policy().retries) {
       const name = nameOf(ExchangeType, active.exchange.type);
       this.#active = undefined;
       void this.#io.destroy(
         this.#sa,
         `${active.to.address}:${active.to.port} did not answer ${name} after ${active.tries} retransmissions`,
+        true,
       );
       return;
     }
     active.tries++;
     this.#sa.log.debug(`retransmit ${active.tries} of request ${active.messageId}`);
     this.#transmit();
+  }
+
+  /** The realm's retransmission policy once the realm is known, else the engine default. */
+  #policy(): RetransmitPolicy {
+    return this.#sa.realm?.lifecycle.retransmit ?? this.#retransmit;
   }
 
   /** Processes a response to our active request. */

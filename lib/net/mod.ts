@@ -1,7 +1,7 @@
 /**
  * The kernel-facing network layer: the packet-device and datagram seams, their Linux
- * implementations (TUN/TAP over FFI, UDP sockets), interface control through `ip`, and
- * in-memory fakes for tests.
+ * implementations (TUN/TAP over FFI, UDP sockets, the raw ESP socket), the kernel's source
+ * address toward a peer, interface control through `ip`, and in-memory fakes for tests.
  */
 export type { PacketDevice } from "./device.ts";
 export type { DatagramSocket, Endpoint, ReceivedDatagram } from "./datagram.ts";
@@ -10,6 +10,16 @@ export type { TunOptions } from "./tun_linux.ts";
 export { TunFlag, TunIoctl } from "./tun_constants.ts";
 export { openUdpSocket, UdpSocketError } from "./udp.ts";
 export type { UdpSocketOptions } from "./udp.ts";
+export {
+  IPV4_MIN_HEADER_LENGTH,
+  openRawEspSocket,
+  parseRawIpv4,
+  RAW_ESP_COUNTER_NAMES,
+  RawEspSocket,
+  RawIpv4Error,
+} from "./raw_esp_linux.ts";
+export type { RawEspCounterName, RawEspSocketOptions } from "./raw_esp_linux.ts";
+export { sourceAddressFor } from "./source_address_linux.ts";
 export {
   addAddress,
   addRoute,

@@ -36,6 +36,8 @@ const LIBC_SYMBOLS = {
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
   /** `int bind(int fd, const struct sockaddr *addr, socklen_t len)`. */
   bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  /** `int connect(int fd, const struct sockaddr *addr, socklen_t len)`. */
+  connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   /** `int getsockname(int fd, struct sockaddr *addr, socklen_t *len)`. */
   getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   /** `int setsockopt(int fd, int level, int name, const void *value, socklen_t len)`. */

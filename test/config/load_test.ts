@@ -51,7 +51,8 @@ const FULL_EXAMPLE = `<?xml version="1.0" encoding="UTF-8"?>
   <realm id="1" name="branch" mode="l3" enabled="yes">
     <tunnel_interface name="rhp1" address="10.1.0.1/24" mtu="auto"/>
     <ike suites="aes128gcm16-prfsha256-ecp256 aes256-sha256-modp2048" dpd="15s"
-         rekey="2h" nat_t="force" fragmentation="no" mobike="yes"/>
+         dpd_action="restart" rekey="2h" retransmit_timeout="2s" retransmit_tries="3"
+         nat_t="force" fragmentation="no" mobike="yes"/>
     <esp suites="aes128gcm16 aes256-sha256" rekey="30m" replay_window="2048" pfs="no"/>
     <traffic local="10.1.0.0/24 2001:db8:1::/48" remote="10.2.0.0/24 203.0.113.7"/>
     <peer id="fqdn:GW2.example.com" address="198.51.100.2" port="4500" auto="start"/>
@@ -70,7 +71,13 @@ Deno.test("parses a full example to the expected values", () => {
       { name: "eth0", address: "198.51.100.1", priority: 10 },
       { name: "eth1", address: "2001:db8::1", priority: 20 },
     ],
-    admin: { address: "127.0.0.1", port: 32502, allow: ["127.0.0.0/8", "10.0.0.0/8"] },
+    admin: {
+      enabled: true,
+      address: "127.0.0.1",
+      port: 32502,
+      allow: ["127.0.0.0/8", "10.0.0.0/8"],
+      readTimeout: 30,
+    },
     realms: [
       {
         id: 1,
@@ -81,7 +88,10 @@ Deno.test("parses a full example to the expected values", () => {
         ike: {
           suites: ["aes128gcm16-prfsha256-ecp256", "aes256-sha256-modp2048"],
           dpd: 15,
+          dpdAction: "restart",
           rekey: 7200,
+          retransmitTimeout: 2,
+          retransmitTries: 3,
           natT: "force",
           fragmentation: false,
           mobike: true,
@@ -110,7 +120,10 @@ Deno.test("parses a full example to the expected values", () => {
         ike: {
           suites: DEFAULT_IKE_SUITES,
           dpd: 30,
+          dpdAction: "clear",
           rekey: 4 * 3600,
+          retransmitTimeout: 1,
+          retransmitTries: 5,
           natT: "auto",
           fragmentation: true,
           mobike: false,
@@ -127,7 +140,13 @@ Deno.test("parses a full example to the expected values", () => {
 Deno.test("fills documented defaults for a minimal realm", () => {
   const config = parseConfig(oneRealm(""), FILE);
   assertEquals(config.interfaces, [{ name: "any", address: "0.0.0.0", priority: 10 }]);
-  assertEquals(config.admin, { address: "127.0.0.1", port: 32501, allow: ["127.0.0.0/8"] });
+  assertEquals(config.admin, {
+    enabled: true,
+    address: "127.0.0.1",
+    port: 32501,
+    allow: ["127.0.0.0/8"],
+    readTimeout: 30,
+  });
   const realm = config.realms[0]!;
   assertEquals(realm.mode, "l3");
   assertEquals(realm.enabled, true);
@@ -324,8 +343,12 @@ Deno.test("rejects bad durations and too short rekey intervals", () => {
   assert(e.message.includes("<ike rekey>: cannot parse duration"), e.message);
   e = configError(oneRealm(`    <esp rekey="400d"/>`));
   assert(e.message.includes("longer than the maximum of 365d"), e.message);
-  e = configError(oneRealm(`    <esp rekey="30s"/>`));
-  assert(e.message.includes("<esp rekey>: rekey interval 30s is too short"), e.message);
+  e = configError(oneRealm(`    <esp rekey="5s"/>`));
+  assert(e.message.includes("<esp rekey>: rekey interval 5s is too short"), e.message);
+  e = configError(oneRealm(`    <ike retransmit_timeout="0"/>`));
+  assert(e.message.includes("<ike retransmit_timeout>: 0s is outside 1s..60s"), e.message);
+  e = configError(oneRealm(`    <ike dpd_action="reboot"/>`));
+  assert(e.message.includes("<ike dpd_action>"), e.message);
 });
 
 Deno.test("accepts every duration form", () => {

@@ -7,7 +7,12 @@ import { NodeCryptoProvider } from "../../lib/crypto/node_provider.ts";
 import { LocalPskAuthService } from "../../lib/auth/mod.ts";
 import { IkeEngine, type IkeTransport } from "../../lib/ike/engine.ts";
 import type { IkeSa } from "../../lib/ike/ike_sa.ts";
-import type { RealmPolicy } from "../../lib/ike/realm_policy.ts";
+import {
+  type LifecyclePolicy,
+  type NatTraversalMode,
+  type RealmPolicy,
+  STATIC_LIFECYCLE,
+} from "../../lib/ike/realm_policy.ts";
 import { espSuitesByName, ikeSuitesByName } from "../../lib/ike/suites.ts";
 import { selectorFromCidr } from "../../lib/ike/traffic_selectors.ts";
 import type { ChildSaInstaller, NegotiatedChildSa } from "../../lib/ike/tasks/task.ts";
@@ -25,6 +30,9 @@ export interface RealmSpec {
   remote: string[];
   localId: string;
   peers: { id: string; address?: string; port?: number }[];
+  lifecycle?: Partial<LifecyclePolicy>;
+  /** `<ike nat_t>`; default `force` (ESP in UDP, as against strongSwan's kernel-libipsec). */
+  natT?: NatTraversalMode;
 }
 
 export function realm(spec: RealmSpec): RealmPolicy {
@@ -42,8 +50,13 @@ export function realm(spec: RealmSpec): RealmPolicy {
       port: p.port ?? 500,
       auto: "add",
     })),
-    forceEncapsulation: true,
+    natT: spec.natT ?? "force",
     replayWindow: 1024,
+    lifecycle: {
+      ...STATIC_LIFECYCLE,
+      retransmit: { initialTimeoutMs: 200, factor: 1.5, retries: 4 },
+      ...spec.lifecycle,
+    },
     config: {} as RealmConfig,
   };
 }
@@ -123,6 +136,7 @@ export interface Side {
 
 export function side(wire: Wire, address: string, realms: RealmPolicy[], auth: AuthConfig, opts: {
   retransmitMs?: number;
+  cookieThreshold?: number;
 } = {}): Side {
   const installer = new RecordingInstaller();
   const engine = new IkeEngine({
@@ -135,6 +149,7 @@ export function side(wire: Wire, address: string, realms: RealmPolicy[], auth: A
     localAddresses: () => [address],
     retransmit: { initialTimeoutMs: opts.retransmitMs ?? 200, factor: 1.5, retries: 4 },
     halfOpenTimeoutMs: 5000,
+    ...(opts.cookieThreshold === undefined ? {} : { cookieThreshold: opts.cookieThreshold }),
   });
   wire.engines.set(address, engine);
   return { engine, installer, address };
@@ -174,7 +189,14 @@ export function gatewayPair(options: {
   localB?: string[];
   remoteB?: string[];
   retransmitMs?: number;
+  lifecycleA?: Partial<LifecyclePolicy>;
+  lifecycleB?: Partial<LifecyclePolicy>;
+  /** `nat_t` of both realms (default `force`). */
+  natT?: NatTraversalMode;
 } = {}): { wire: Wire; a: Side; b: Side } {
+  const retransmit = options.retransmitMs === undefined
+    ? {}
+    : { retransmit: { initialTimeoutMs: options.retransmitMs, factor: 1.5, retries: 4 } };
   const wire = new Wire();
   const psk = "a-long-enough-test-psk-0123456789";
   const a = side(
@@ -186,7 +208,9 @@ export function gatewayPair(options: {
       local: options.localA ?? ["10.1.0.0/24"],
       remote: options.remoteA ?? ["10.2.0.0/24"],
       localId: "fqdn:a.example.com",
+      ...(options.natT ? { natT: options.natT } : {}),
       peers: [{ id: "fqdn:b.example.com", address: "198.51.100.2" }],
+      lifecycle: { ...retransmit, ...options.lifecycleA },
     })],
     authConfig(1, "fqdn:a.example.com", { "fqdn:b.example.com": options.pskA ?? psk }),
     options.retransmitMs === undefined ? {} : { retransmitMs: options.retransmitMs },
@@ -200,7 +224,9 @@ export function gatewayPair(options: {
       local: options.localB ?? ["10.2.0.0/24"],
       remote: options.remoteB ?? ["10.1.0.0/24"],
       localId: "fqdn:b.example.com",
+      ...(options.natT ? { natT: options.natT } : {}),
       peers: [{ id: "fqdn:a.example.com" }],
+      lifecycle: { ...retransmit, ...options.lifecycleB },
     })],
     authConfig(1, "fqdn:b.example.com", { "fqdn:a.example.com": options.pskB ?? psk }),
     options.retransmitMs === undefined ? {} : { retransmitMs: options.retransmitMs },

@@ -85,7 +85,7 @@ async function capture(outDir: string): Promise<void> {
     await lab.addNamespace("left");
     await lab.addNamespace("right");
     const { devA } = await lab.link("left", "198.51.100.1/24", "right", "198.51.100.2/24");
-    const { left, right } = await startCharonPair(lab, {
+    const { left } = await startCharonPair(lab, {
       ikeProposals: "aes128gcm16-prfsha256-ecp256",
     });
 

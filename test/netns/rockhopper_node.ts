@@ -100,6 +100,19 @@ export interface RockhopperNodeOptions {
   espSuites?: readonly string[];
   /** `<ike dpd>`, e.g. `30s` or `0`. */
   dpd?: string;
+  /** `<ike dpd_action>`: `clear`, `restart` or `hold`. */
+  dpdAction?: "clear" | "restart" | "hold";
+  /** `<ike rekey>`, e.g. `10s`; `0` = off. */
+  ikeRekey?: string;
+  /** `<ike retransmit_timeout>` (e.g. `1s`) and `<ike retransmit_tries>`. */
+  retransmitTimeout?: string;
+  retransmitTries?: number;
+  /** `<esp rekey>`, e.g. `10s`; `0` = off. */
+  espRekey?: string;
+  /** `<esp pfs>`. */
+  pfs?: boolean;
+  /** `<ike nat_t>`: `auto` (the appliance's default), `force` or `no`. */
+  natT?: "auto" | "force" | "no";
   /** Our traffic selectors; the tunnel network when absent. */
   trafficLocal?: readonly string[];
   /** The peers' traffic selectors; the tunnel network when absent. */
@@ -110,6 +123,12 @@ export interface RockhopperNodeOptions {
   realmPsk?: string;
   /** Peers of the realm with their keys. */
   peers: readonly RockhopperPeerOptions[];
+  /**
+   * Web users of the management server (`<admin>` in auth.xml; `hash` from
+   * `rockhopper hash-password`). The server itself runs with the default `<admin>`:
+   * 127.0.0.1:32501 inside the node's namespace.
+   */
+  webUsers?: readonly { user: string; hash: string; realm: "any" | number }[];
   /** `-l` level, default `debug`. Never `private` in tests that check logs for secrets. */
   logLevel?: "error" | "warn" | "info" | "debug" | "trace" | "private";
 }
@@ -143,9 +162,21 @@ export function renderRockhopperXml(options: RockhopperNodeOptions): string {
       attributes({ name: options.tunnelInterface, address: options.tunnelAddress })
     }/>`,
   ];
-  const ike = attributes({ suites: join(options.ikeSuites), dpd: options.dpd });
+  const ike = attributes({
+    suites: join(options.ikeSuites),
+    dpd: options.dpd,
+    dpd_action: options.dpdAction,
+    rekey: options.ikeRekey,
+    retransmit_timeout: options.retransmitTimeout,
+    retransmit_tries: options.retransmitTries,
+    nat_t: options.natT,
+  });
   if (ike !== "") lines.push(`    <ike${ike}/>`);
-  const esp = attributes({ suites: join(options.espSuites) });
+  const esp = attributes({
+    suites: join(options.espSuites),
+    rekey: options.espRekey,
+    pfs: options.pfs === undefined ? undefined : options.pfs ? "yes" : "no",
+  });
   if (esp !== "") lines.push(`    <esp${esp}/>`);
   const traffic = attributes({
     local: join(options.trafficLocal),
@@ -176,7 +207,11 @@ export function renderAuthXml(options: RockhopperNodeOptions): string {
       lines.push(`    <peer${attributes({ id: peer.id, psk: peer.psk })}/>`);
     }
   }
-  lines.push(`  </realm>`, `</rockhopper_auth>`, ``);
+  lines.push(`  </realm>`);
+  for (const user of options.webUsers ?? []) {
+    lines.push(`  <admin${attributes({ user: user.user, hash: user.hash, realm: user.realm })}/>`);
+  }
+  lines.push(`</rockhopper_auth>`, ``);
   return lines.join("\n");
 }
 

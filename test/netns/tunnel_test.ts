@@ -1,7 +1,8 @@
 /**
  * End to end, ours ↔ ours: two appliances in two namespaces joined by a veth
  * (gw1 198.51.100.1, LAN 10.1.0.0/24 ⇄ gw2 198.51.100.2, LAN 10.2.0.0/24). gw1 initiates
- * (`auto="start"`), gw2 responds. The tunnel must carry ping both ways and a 50 MiB TCP stream
+ * (`auto="start"`), gw2 responds, both with the default nat_t="auto", so with no NAT on the veth
+ * ESP runs raw (IP protocol 50). The tunnel must carry ping both ways and a 50 MiB TCP stream
  * whose SHA-256 is checked at the far end, and the TUN counters must prove that it did. A second
  * test gives the two sides different keys and expects a clean authentication failure.
  */
@@ -87,7 +88,12 @@ Deno.test({
       assertEquals(child1.spiOut, child2.spiIn, "gw1's outbound SPI is gw2's inbound SPI");
       assertEquals([child1.localTs, child1.remoteTs], ["10.1.0.0/24", "10.2.0.0/24"]);
       assertEquals([child2.localTs, child2.remoteTs], ["10.2.0.0/24", "10.1.0.0/24"]);
-      assert(child1.udpEncapsulated && child2.udpEncapsulated, "ESP is UDP-encapsulated");
+      // nat_t="auto" (the default) and no NAT on the veth: raw ESP (IP protocol 50). The
+      // UDP-encapsulated path is covered by raw_esp_test.ts (nat_t="force") and test/interop/.
+      assert(
+        !child1.udpEncapsulated && !child2.udpEncapsulated,
+        "ESP runs raw (no NAT, nat_t=auto)",
+      );
 
       // Ping both ways between the inner addresses, no loss.
       assertEquals(await lab.ping("gw1", "10.2.0.1", { from: "10.1.0.1", count: 5 }), 5);

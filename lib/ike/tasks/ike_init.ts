@@ -2,14 +2,10 @@
  * IKE_SA_INIT (RFC 7296 §1.2): proposal, key exchange and nonces; derives the IKE SA keys.
  * Handles INVALID_KE_PAYLOAD (retry with the group the responder asks for) and COOKIE.
  */
-import { toHex } from "../../wire/mod.ts";
-import { encryptionInfo, integrityInfo, prfInfo } from "../algorithms.ts";
 import { nameOf, NotifyType, PayloadType } from "../constants.ts";
 import type { IkeSa } from "../ike_sa.ts";
 import { IkeSaState } from "../ike_sa.ts";
-import { deriveIkeSaKeys } from "../keys.ts";
 import type { IncomingMessage, OutgoingMessage } from "../message.ts";
-import { MessageProtection } from "../protection.ts";
 import {
   describeProposal,
   ikeProposal,
@@ -17,56 +13,18 @@ import {
   ikeSuiteOfAnswer,
   selectIkeSuite,
 } from "../suites.ts";
+import { activateIkeKeys, randomNonce } from "./_ike_keys.ts";
 import type { Task, TaskServices, TaskStatus } from "./task.ts";
 
-const NONCE_LENGTH = 32;
-
-/** Activates the negotiated suite and keys on the SA (both roles). */
+/** Activates the negotiated suite and keys; the SA moves on to IKE_AUTH. */
 function establishKeys(
   sa: IkeSa,
   services: TaskServices,
   suite: IkeSuite,
   secret: Uint8Array,
 ): void {
-  const prf = prfInfo(suite.prfId)!;
-  const encryption = encryptionInfo(suite.encrId, suite.encrKeyBits)!;
-  const integrity = integrityInfo(suite.integId);
-  sa.suite = suite;
-  sa.prf = prf;
-  sa.encryption = encryption;
-  sa.integrity = integrity;
-  const keys = deriveIkeSaKeys(services.crypto, {
-    prf,
-    encryption,
-    integrity,
-    nonceI: sa.nonceI!,
-    nonceR: sa.nonceR!,
-    spiI: sa.spiI,
-    spiR: sa.spiR,
-    sharedSecret: secret,
-  });
-  secret.fill(0);
-  sa.keys = keys;
-  const i = { encryptionKey: keys.skEi, integrityKey: keys.skAi };
-  const r = { encryptionKey: keys.skEr, integrityKey: keys.skAr };
-  sa.protection = new MessageProtection(services.crypto, {
-    encryption,
-    integrity,
-    outbound: sa.initiator ? i : r,
-    inbound: sa.initiator ? r : i,
-  });
-  sa.log.private(
-    `SK_ei ${toHex(keys.skEi)} SK_er ${toHex(keys.skEr)} SK_ai ${toHex(keys.skAi)} SK_ar ${
-      toHex(keys.skAr)
-    }`,
-  );
+  activateIkeKeys(sa, services, suite, secret);
   sa.state = IkeSaState.Authenticating;
-}
-
-function randomNonce(services: TaskServices): Uint8Array {
-  const nonce = new Uint8Array(NONCE_LENGTH);
-  services.crypto.randomBytes(nonce);
-  return nonce;
 }
 
 export class IkeInitInitiatorTask implements Task {
@@ -75,6 +33,7 @@ export class IkeInitInitiatorTask implements Task {
   readonly #services: TaskServices;
   readonly #suites: IkeSuite[];
   #group: number;
+  #cookies = 0;
 
   constructor(sa: IkeSa, services: TaskServices) {
     this.#sa = sa;
@@ -86,8 +45,10 @@ export class IkeInitInitiatorTask implements Task {
   build(message: OutgoingMessage): Promise<TaskStatus> {
     const sa = this.#sa;
     if (sa.cookie) message.notify(NotifyType.Cookie, sa.cookie);
-    sa.dh = this.#services.crypto.createDh(this.#group);
-    sa.nonceI = randomNonce(this.#services);
+    // A retry after COOKIE repeats the request unchanged (RFC 7296 §2.6); after
+    // INVALID_KE_PAYLOAD only the KE changes (§1.2).
+    if (sa.dh?.group !== this.#group) sa.dh = this.#services.crypto.createDh(this.#group);
+    sa.nonceI ??= randomNonce(this.#services);
     // Suites with the group of our KE first, so the responder can pick without a round trip.
     const ordered = [
       ...this.#suites.filter((s) => s.dhGroup === this.#group),
@@ -106,7 +67,10 @@ export class IkeInitInitiatorTask implements Task {
     const sa = this.#sa;
     const cookie = message.notifies(NotifyType.Cookie)[0];
     if (cookie) {
-      if (sa.cookie) sa.log.warn("responder sent a second COOKIE; retrying once more");
+      if (++this.#cookies > 3) {
+        sa.log.error(`${sa.remote.address} keeps demanding a new COOKIE; giving up`);
+        return Promise.resolve("failed");
+      }
       sa.cookie = cookie.data;
       sa.log.info("responder asked for a COOKIE; repeating IKE_SA_INIT");
       return Promise.resolve("restart");

@@ -3,7 +3,7 @@
  * liveness request that is simply answered.
  */
 import { PayloadType, ProtocolId } from "../constants.ts";
-import type { IkeSa } from "../ike_sa.ts";
+import type { ChildSaRecord, IkeSa } from "../ike_sa.ts";
 import { IkeSaState } from "../ike_sa.ts";
 import type { IncomingMessage, OutgoingMessage } from "../message.ts";
 import { formatSpi, spiFromBytes, spiToBytes } from "../spi.ts";
@@ -70,6 +70,62 @@ export class IkeDeleteTask implements Task {
   build(message: OutgoingMessage): Promise<TaskStatus> {
     message.add({ type: PayloadType.Delete, protocol: ProtocolId.Ike, spiSize: 0, spis: [] });
     this.#sa.state = IkeSaState.Deleting;
+    return Promise.resolve("more");
+  }
+
+  process(_message: IncomingMessage): Promise<TaskStatus> {
+    return Promise.resolve("done");
+  }
+}
+
+/**
+ * Deletes child SAs we own the replacement of (after a rekey) or no longer want: Delete(ESP)
+ * with our inbound SPIs; the peer answers with its own, and both pairs go (RFC 7296 §1.4.1).
+ */
+export class ChildDeleteTask implements Task {
+  readonly name = "child_delete";
+  readonly #sa: IkeSa;
+  readonly #services: TaskServices;
+  readonly #children: ChildSaRecord[];
+
+  constructor(sa: IkeSa, services: TaskServices, children: ChildSaRecord[]) {
+    this.#sa = sa;
+    this.#services = services;
+    this.#children = children;
+  }
+
+  build(message: OutgoingMessage): Promise<TaskStatus> {
+    const present = this.#children.filter((c) => this.#sa.children.includes(c));
+    this.#children.length = 0;
+    this.#children.push(...present);
+    if (present.length === 0) return Promise.resolve("done");
+    message.add({
+      type: PayloadType.Delete,
+      protocol: ProtocolId.Esp,
+      spiSize: 4,
+      spis: present.map((c) => spiToBytes(c.spiIn)),
+    });
+    return Promise.resolve("more");
+  }
+
+  async process(_message: IncomingMessage): Promise<TaskStatus> {
+    // Whatever the peer lists, these pairs are gone now (§1.4.1: half-closed SAs are removed).
+    for (const child of this.#children) {
+      const index = this.#sa.children.indexOf(child);
+      if (index < 0) continue;
+      this.#sa.children.splice(index, 1);
+      await this.#services.childSas.remove(this.#sa, child);
+      this.#sa.log.info(`CHILD_SA ${formatSpi(child.spiIn)}/${formatSpi(child.spiOut)} deleted`);
+    }
+    return "done";
+  }
+}
+
+/** An empty INFORMATIONAL request: a liveness check (RFC 7296 §2.4). */
+export class LivenessTask implements Task {
+  readonly name = "liveness";
+
+  build(_message: OutgoingMessage): Promise<TaskStatus> {
     return Promise.resolve("more");
   }
 

@@ -41,6 +41,8 @@ export interface NegotiatedChildSa {
 export interface ChildSaInstaller {
   install(sa: IkeSa, child: NegotiatedChildSa): Promise<void>;
   remove(sa: IkeSa, child: ChildSaRecord): Promise<void>;
+  /** ESP packets received on the child's inbound SA so far (liveness without IKE traffic). */
+  inboundPackets?(child: ChildSaRecord): number;
 }
 
 /** What tasks may use besides the IKE SA itself. */
