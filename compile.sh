@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Builds the appliance as one executable, dist/rockhopper, with `deno compile`, using the
-# same permissions as `npm start` (scripts/permissions.sh).
+# same permissions as `npm start` (scripts/permissions.sh). The one file is both processes:
+# started normally it is the main process, which starts itself again as `rockhopper secure ...`
+# for the secure process (and, with -u, `rockhopper secure --keeper ...`); those roles revoke
+# the built-in permissions they must not have as soon as they start.
 #
 #   bash compile.sh                      # for this machine
 #   TARGET=aarch64-unknown-linux-gnu bash compile.sh   # for an ARM router
@@ -14,7 +17,8 @@ DENO=${DENO:-node_modules/.bin/deno}
 [ -x "$DENO" ] || npm ci --no-audit --no-fund
 source scripts/permissions.sh
 mkdir -p dist
-args=(compile "${RHP_PERMISSIONS[@]}" --output dist/rockhopper)
+# --include web: the GUI's static files are served from inside the executable.
+args=(compile "${RHP_PERMISSIONS[@]}" --include web --output dist/rockhopper)
 [ -n "${TARGET:-}" ] && args+=(--target "$TARGET")
 "$DENO" "${args[@]}" main.ts
 echo "built dist/rockhopper; run: dist/rockhopper -f conf/rockhopper.xml -a conf/auth.xml"

@@ -21,6 +21,8 @@ else
     strongswan-swanctl strongswan-charon libcharon-extra-plugins
     libstrongswan-extra-plugins libstrongswan-standard-plugins
     iperf3 nftables tshark tcpdump openssl
+    # the GUI's browser test (test/web/browser_test.ts): playwright-core drives Debian's build
+    chromium fonts-dejavu-core
   )
 fi
 

@@ -13,7 +13,7 @@
  * "no"); when it cannot be (no CAP_NET_RAW, an IPv6 listening address), "auto" realms act as
  * "force" and a "no" realm stops the start.
  */
-import { type AuthService, LocalPskAuthService } from "../auth/mod.ts";
+import { type AuthService, LocalAuthService } from "../auth/mod.ts";
 import type { AuthConfig, RockhopperConfig } from "../config/mod.ts";
 import { type CryptoProvider, selectCryptoProvider } from "../crypto/mod.ts";
 import {
@@ -37,20 +37,18 @@ import {
 } from "../ike/mod.ts";
 import { Counters, Logger } from "../log/mod.ts";
 import {
-  addAddress,
   type DatagramSocket,
   type Endpoint,
-  linkUp,
   openRawEspSocket,
   openTun,
   openUdpSocket,
   type PacketDevice,
   type RawEspSocket,
-  runIp,
-  setMtu,
   sourceAddressFor,
 } from "../net/mod.ts";
+import { IpSysService, type SysService } from "../sys_control/mod.ts";
 import { EspInstaller } from "./esp_installer.ts";
+import { VirtualIpManager } from "./virtual_ips.ts";
 import { RealmRuntime } from "./realm_runtime.ts";
 
 /** The tunnel MTU for `mtu="auto"`: 1500 minus IPv4, UDP, ESP header, CBC IV, pad, ICV. */
@@ -68,8 +66,18 @@ export interface ApplianceOptions {
   /** Overrides for tests; default 500 and 4500. */
   ikePort?: number;
   natTPort?: number;
-  /** Opens a realm's packet device; default a Linux TUN configured with `ip`. */
+  /** Opens a realm's packet device; default a Linux TUN configured through {@link sys}. */
   openDevice?: (realm: RealmPolicy) => Promise<PacketDevice>;
+  /**
+   * Authentication results; default a LocalAuthService over `auth` in this process. The
+   * appliance passes the secure process's RemoteAuthService (lib/auth/secure).
+   */
+  authService?: AuthService;
+  /**
+   * Addresses, MTU, link state and routes; default `ip` in this process (IpSysService). The
+   * appliance passes the secure process's RemoteSysService, which checks each change.
+   */
+  sys?: SysService;
   /** Opens a UDP socket; default a real one. */
   openSocket?: (endpoint: Endpoint) => Promise<DatagramSocket>;
   /**
@@ -82,7 +90,10 @@ export interface ApplianceOptions {
    * address (honest NAT detection); default a route lookup ({@link sourceAddressFor}).
    */
   sourceAddressFor?: (remote: Endpoint) => string | undefined;
-  /** Install kernel routes for negotiated selectors (default true). */
+  /**
+   * Install kernel routes for negotiated selectors, and inner addresses a responder assigns
+   * us on the realm's device (default true).
+   */
   manageRoutes?: boolean;
 }
 
@@ -97,16 +108,16 @@ const APPLIANCE_COUNTERS = [
   "txEspNoRawSocket",
 ] as const;
 
-async function openRealmTun(realm: RealmPolicy): Promise<PacketDevice> {
+async function openRealmTun(realm: RealmPolicy, sys: SysService): Promise<PacketDevice> {
   const tunnel = realm.config.tunnelInterface;
   const mtu = tunnel.mtu === "auto" ? AUTO_TUNNEL_MTU : tunnel.mtu;
   const device = openTun({ name: tunnel.name, mode: "tun", mtu });
   try {
-    await setMtu(device.name, mtu);
-    await addAddress(device.name, tunnel.address);
+    await sys.setMtu(device.name, mtu);
+    await sys.addAddress(device.name, tunnel.address);
     // No IPv6 link-local address: the kernel would send router solicitations into the tunnel.
-    await runIp(["link", "set", "dev", device.name, "addrgenmode", "none"]);
-    await linkUp(device.name);
+    await sys.disableAddressGeneration(device.name);
+    await sys.linkUp(device.name);
   } catch (e) {
     device.close();
     throw e;
@@ -130,7 +141,10 @@ export class Appliance {
   readonly #loops: Promise<void>[] = [];
   #stopping = false;
   /** How realms opened at run time get their device (see {@link openRealm}). */
-  #openDevice: (realm: RealmPolicy) => Promise<PacketDevice> = openRealmTun;
+  #openDevice: (realm: RealmPolicy) => Promise<PacketDevice> = (realm) =>
+    openRealmTun(realm, new IpSysService());
+  /** Where system changes go (see {@link ApplianceOptions.sys}). */
+  #sys: SysService = new IpSysService();
 
   private constructor(parts: {
     engine: IkeEngine;
@@ -165,7 +179,8 @@ export class Appliance {
   static async start(options: ApplianceOptions): Promise<Appliance> {
     const log = new Logger("main");
     const crypto = options.crypto ?? selectCryptoProvider();
-    const openDevice = options.openDevice ?? openRealmTun;
+    const sys = options.sys ?? new IpSysService();
+    const openDevice = options.openDevice ?? ((realm: RealmPolicy) => openRealmTun(realm, sys));
     const openSocket = options.openSocket ?? ((e: Endpoint) => openUdpSocket(e));
     const address = options.config.interfaces[0]?.address ?? "0.0.0.0";
     if (options.config.interfaces.length > 1) {
@@ -203,14 +218,21 @@ export class Appliance {
       crypto,
       realms,
       manageRoutes: options.manageRoutes ?? true,
+      sys,
     });
-    const auth: AuthService = new LocalPskAuthService(options.auth, crypto);
+    const auth: AuthService = options.authService ??
+      await LocalAuthService.create(options.auth, crypto);
     const holder: { appliance?: Appliance } = {};
     const engine = new IkeEngine({
       crypto,
       auth,
       realms: policies,
       childSas: installer,
+      virtualIps: new VirtualIpManager({
+        realms,
+        manageAddresses: options.manageRoutes ?? true,
+        sys,
+      }),
       localAddress: address,
       ...(address === "0.0.0.0" || address === "::"
         ? { localAddressFor: options.sourceAddressFor ?? sourceAddressFor }
@@ -231,6 +253,7 @@ export class Appliance {
     });
     holder.appliance = appliance;
     appliance.#openDevice = openDevice;
+    appliance.#sys = sys;
     appliance.#startLoops();
     log.info(
       `listening for IKE on ${address}:${ikePort} and ${address}:${natTPort}${
@@ -267,6 +290,9 @@ export class Appliance {
     if (this.realms.has(policy.id)) {
       throw new RangeError(`Cannot open realm ${policy.id}: it is already open`);
     }
+    // A realm added or changed at run time: the secure process must know its device and
+    // networks (it re-reads rockhopper.xml) before the first change on it.
+    await this.#sys.reload?.();
     const device = await this.#openDevice(policy);
     const inner = policy.config.tunnelInterface?.address.split("/")[0];
     const realm = new RealmRuntime(policy, device, inner);

@@ -17,7 +17,7 @@ import {
   type IpPrefix,
   parsePrefix,
 } from "../esp/mod.ts";
-import { addRoute, delRoute } from "../net/mod.ts";
+import { IpSysService, type SysService } from "../sys_control/mod.ts";
 import type { RealmRuntime } from "./realm_runtime.ts";
 
 interface InstalledChild {
@@ -26,20 +26,30 @@ interface InstalledChild {
   routes: string[];
 }
 
+/** An inner address the peer assigned us (CFG_REPLY) of the prefix's family: the route's source. */
+function assignedSource(sa: IkeSa, prefix: string): string | undefined {
+  const ipv6 = prefix.includes(":");
+  return sa.addressing.assigned.find((a) => a.address.includes(":") === ipv6)?.address;
+}
+
 export interface EspInstallerOptions {
   crypto: CryptoProvider;
   realms: ReadonlyMap<number, RealmRuntime>;
   /** Install kernel routes (off in tests without a kernel device). */
   manageRoutes: boolean;
+  /** Where routes are added and removed; default `ip` in this process. */
+  sys?: SysService;
 }
 
 export class EspInstaller implements ChildSaInstaller {
   readonly #options: EspInstallerOptions;
+  readonly #sys: SysService;
   /** Our inbound SPI → the child it belongs to. */
   readonly #children = new Map<number, InstalledChild>();
 
   constructor(options: EspInstallerOptions) {
     this.#options = options;
+    this.#sys = options.sys ?? new IpSysService();
   }
 
   /** The realm whose SA database holds inbound SPI `spi` (per-packet lookup). */
@@ -93,13 +103,17 @@ export class EspInstaller implements ChildSaInstaller {
     if (this.#options.manageRoutes) {
       for (const prefix of remotePrefixes) {
         try {
-          await addRoute(prefix.text, {
-            dev: realm.device.name,
-            ...(realm.innerAddress ? { src: realm.innerAddress } : {}),
+          const src = assignedSource(sa, prefix.text) ?? realm.innerAddress;
+          await this.#sys.addRoute(prefix.text, {
+            device: realm.device.name,
+            ...(src ? { src } : {}),
             replace: true,
           });
           installed.routes.push(prefix.text);
         } catch (e) {
+          // Still there for another child of the realm (a rekey while the secure process is
+          // down): hold it too, so that removing the old child does not take it away.
+          if (this.#routeHeld(realm, prefix.text)) installed.routes.push(prefix.text);
           sa.log.warn(
             `Cannot add route ${prefix.text} via ${realm.device.name}: ${(e as Error).message}`,
           );
@@ -123,11 +137,16 @@ export class EspInstaller implements ChildSaInstaller {
       );
       if (stillUsed) continue;
       try {
-        await delRoute(route, { dev: realm.device.name });
+        await this.#sys.delRoute(route, { device: realm.device.name });
       } catch (e) {
         sa.log.debug(`Cannot delete route ${route}: ${(e as Error).message}`);
       }
     }
+  }
+
+  /** True when another installed child of `realm` holds the route to `prefix`. */
+  #routeHeld(realm: RealmRuntime, prefix: string): boolean {
+    return [...this.#children.values()].some((c) => c.realm === realm && c.routes.includes(prefix));
   }
 
   /** ESP packets received on the child's inbound SA (liveness checks). */

@@ -3,6 +3,8 @@ export { Appliance, AUTO_TUNNEL_MTU } from "./appliance.ts";
 export type { ApplianceOptions } from "./appliance.ts";
 export { EspInstaller } from "./esp_installer.ts";
 export { RealmRuntime } from "./realm_runtime.ts";
+export { VirtualIpManager } from "./virtual_ips.ts";
+export type { VirtualIpManagerOptions } from "./virtual_ips.ts";
 export { ApplianceControl, ControlError, ControlErrorCode, RealmConfigError } from "./control.ts";
 export type {
   AdminScope,

@@ -1,6 +1,16 @@
 /** Authentication: the AuthService seam and its in-process PSK implementation. */
 export { AuthUnavailableError } from "./service.ts";
-export type { AuthService, PskAuthRequest, PskVerifyRequest } from "./service.ts";
+export type {
+  AuthMethodName,
+  AuthService,
+  CertificateVerifyRequest,
+  CertificateVerifyResult,
+  PskAuthRequest,
+  PskAuthService,
+  PskVerifyRequest,
+  SignatureAuthRequest,
+} from "./service.ts";
+export { CredentialError, LocalAuthService } from "./local.ts";
 export { LocalPskAuthService, pskAuth } from "./psk.ts";
 export {
   DEFAULT_SCRYPT_PARAMETERS,

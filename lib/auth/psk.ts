@@ -6,16 +6,16 @@ import { prf } from "../crypto/mod.ts";
 import type { CryptoProvider } from "../crypto/mod.ts";
 import { bytesEqual } from "../wire/mod.ts";
 import {
-  type AuthService,
   AuthUnavailableError,
   type PskAuthRequest,
+  type PskAuthService,
   type PskVerifyRequest,
 } from "./service.ts";
 
 const KEY_PAD = new TextEncoder().encode("Key Pad for IKEv2");
 
 /** Computes PSK AUTH values with keys held in this process. */
-export class LocalPskAuthService implements AuthService {
+export class LocalPskAuthService implements PskAuthService {
   readonly #auth: AuthConfig;
   readonly #crypto: CryptoProvider;
 

@@ -29,7 +29,57 @@ export class AuthUnavailableError extends Error {
   }
 }
 
-export interface AuthService {
+/** How an identity authenticates: a shared key or an X.509 certificate. */
+export type AuthMethodName = "psk" | "cert";
+
+export interface SignatureAuthRequest {
+  realmId: number;
+  /** InitiatorSignedOctets or ResponderSignedOctets. */
+  signedOctets: Uint8Array;
+  /** Hash ids from the peer's SIGNATURE_HASH_ALGORITHMS notify (RFC 7427), if it sent one. */
+  peerHashAlgorithms: readonly number[] | undefined;
+}
+
+export interface CertificateVerifyRequest {
+  realmId: number;
+  /** The peer's identity (ID payload type and data) and its text form. */
+  peerId: string;
+  idType: number;
+  idData: Uint8Array;
+  /** CERT payload bodies as received: the end-entity certificate first. */
+  certificates: readonly Uint8Array[];
+  /** AUTH method and data as received. */
+  method: number;
+  data: Uint8Array;
+  signedOctets: Uint8Array;
+}
+
+/** The outcome of a certificate check; `reason` is a log line for an operator. */
+export type CertificateVerifyResult = { ok: true; subject: string } | {
+  ok: false;
+  reason: string;
+};
+
+export interface AuthService extends PskAuthService {
+  /** How we authenticate in `realmId`. */
+  localMethod(realmId: number): Promise<AuthMethodName>;
+  /** How `peerId` must authenticate in `realmId`; undefined when it is not configured. */
+  peerMethod(realmId: number, peerId: string): Promise<AuthMethodName | undefined>;
+  /** CERT payload bodies we send in `realmId` (our certificate, then the chain); none for PSK. */
+  localCertificates(realmId: number): Promise<Uint8Array[]>;
+  /**
+   * A CERTREQ body naming the CAs we trust in `realmId` (all realms when undefined), or
+   * undefined when there are none.
+   */
+  certificateRequest(realmId?: number): Promise<Uint8Array | undefined>;
+  /** Signs the AUTH octets with our private key in `realmId`. */
+  signAuth(request: SignatureAuthRequest): Promise<{ method: number; data: Uint8Array }>;
+  /** Validates the peer's certificate chain, identity binding and AUTH signature. */
+  verifyCertificateAuth(request: CertificateVerifyRequest): Promise<CertificateVerifyResult>;
+}
+
+/** Shared-key authentication (RFC 7296 §2.15). */
+export interface PskAuthService {
   /**
    * AUTH = prf(prf(PSK, "Key Pad for IKEv2"), signedOctets) with the key for `peerId`.
    * Rejects with {@link AuthUnavailableError} when no key is configured for that peer.

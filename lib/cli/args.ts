@@ -15,6 +15,10 @@ export interface CliOptions {
   logLevel: LogLevelName;
   /** `--check`: validate both files and exit instead of starting. */
   check: boolean;
+  /** `-u/--user`: the user the main process switches to after start (as root). */
+  user?: string;
+  /** `-s/--secure-user`: the user the secure process switches to (as root). */
+  secureUser?: string;
 }
 
 /** The result of parsing: run with options, or print help, or print the version. */
@@ -25,7 +29,7 @@ export const CLI_DEFAULTS = {
   configPath: "conf/rockhopper.xml",
   authPath: "conf/auth.xml",
   logLevel: "info",
-} as const satisfies Omit<CliOptions, "check">;
+} as const satisfies Omit<CliOptions, "check" | "user" | "secureUser">;
 
 /**
  * The command line is wrong: an unknown option, a missing or bad value, a stray argument.
@@ -54,9 +58,13 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
   check: { type: "boolean" },
+  user: { type: "string", short: "u" },
+  "secure-user": { type: "string", short: "s" },
 } as const;
 
 const LEVELS = Object.keys(LogLevel).join("|");
+/** A user name (as useradd allows) or UID[:GID]. */
+const USER = /^(?:[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?|\d{1,10}(?::\d{1,10})?)$/;
 
 /**
  * The help text.
@@ -71,6 +79,7 @@ export function usage(program = "rockhopper"): string {
        ${program} ctl <command> [options]     management client (see "${program} ctl --help")
        ${program} hash-password [--user U] [--realm any|ID]
                                                print an <admin> web-user line for auth.xml
+       (${program} secure ...: the secure process, started by ${program} itself)
 
 Rockhopper-TS: a user-space IKEv2 + ESP VPN appliance.
 
@@ -79,6 +88,10 @@ Options:
   -a, --auth PATH         secrets file, read by the secure process (default ${CLI_DEFAULTS.authPath})
   -l, --log-level LEVEL   ${LEVELS} (default ${CLI_DEFAULTS.logLevel});
                           "private" also logs key material: never in production
+  -u, --user USER         after start-up the main process runs as USER (a name or
+                          UID[:GID]); needs root
+  -s, --secure-user USER  the secure process (secrets, system changes) runs as USER,
+                          keeping only CAP_NET_ADMIN; needs root
       --check             validate both files, print "configuration OK: N realms" and exit
   -h, --help              print this help and exit
   -V, --version           print the version and exit
@@ -151,6 +164,14 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
   for (const name of ["config", "auth"] as const) {
     if (values[name] === "") throw new UsageError(`option --${name} needs a non-empty path`);
   }
+  for (const name of ["user", "secure-user"] as const) {
+    const value = values[name];
+    if (value !== undefined && !USER.test(value)) {
+      throw new UsageError(
+        `option --${name} needs a user name or UID[:GID], not ${JSON.stringify(value)}`,
+      );
+    }
+  }
   const logLevel = values["log-level"] ?? CLI_DEFAULTS.logLevel;
   if (!isLogLevel(logLevel)) {
     throw new UsageError(`log level "${logLevel}" is not one of ${LEVELS.replaceAll("|", ", ")}`);
@@ -160,5 +181,7 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
     authPath: values.auth ?? CLI_DEFAULTS.authPath,
     logLevel,
     check: values.check ?? false,
+    ...(values.user === undefined ? {} : { user: values.user }),
+    ...(values["secure-user"] === undefined ? {} : { secureUser: values["secure-user"] }),
   };
 }

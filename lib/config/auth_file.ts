@@ -8,11 +8,13 @@ import { formatConfigProblem } from "./errors.ts";
 import { parseIdentity } from "./identity.ts";
 import { parseScryptHash } from "./password_hash.ts";
 import { parseXml } from "./xml.ts";
+import { MatchRuleSyntaxError, parseMatchRule } from "../realm/mod.ts";
 import type {
   AuthConfig,
   MyAuthConfig,
   PeerAuthConfig,
   RealmAuthConfig,
+  RoleConfig,
   WebUserConfig,
 } from "./types.ts";
 
@@ -98,9 +100,17 @@ function readWebUsers(elements: ElementReader[]): WebUserConfig[] {
 }
 
 function readRealmAuth(element: ElementReader): RealmAuthConfig {
-  element.allow(["id"], ["my_auth", "peer"]);
+  element.allow(["id"], ["my_auth", "peer", "ca", "crl", "role"]);
   const id = element.requiredInteger("id", { min: 1, max: 0xffffffff });
   const myAuth = readMyAuth(element.requiredChild("my_auth"));
+  const cas = element.children("ca").map((ca) => {
+    ca.allow(["file"], []);
+    return resolvePath(ca, "file");
+  });
+  const crls = element.children("crl").map((crl) => {
+    crl.allow(["file"], []);
+    return resolvePath(crl, "file");
+  });
   const firstLine = new Map<string, number>();
   const peers = element.children("peer").map((peerElement) => {
     const peer = readPeerAuth(peerElement);
@@ -109,9 +119,47 @@ function readRealmAuth(element: ElementReader): RealmAuthConfig {
       peerElement.fail(`peer ${peer.id} is listed twice (first on line ${previous})`, "id");
     }
     firstLine.set(peer.id, peerElement.line);
+    if (peer.auth === "cert" && cas.length === 0) {
+      peerElement.fail('auth="cert" needs at least one <ca file="..."/> in this realm', "auth");
+    }
     return peer;
   });
-  return element.remember({ id, myAuth, peers });
+  const roles = element.children("role").map((role): RoleConfig => {
+    role.allow(["type", "match", "auth"], []);
+    const type = role.required("type");
+    const match = role.optional("match");
+    try {
+      parseMatchRule(type, match);
+    } catch (e) {
+      if (!(e instanceof MatchRuleSyntaxError)) throw e;
+      const attribute = e.reason.startsWith("is not a role type") || e.match === undefined
+        ? "type"
+        : "match";
+      role.fail(e.message.replace(/^Cannot parse role: /, ""), attribute);
+    }
+    const auth = role.choice("auth", { allowed: ["psk", "cert"], fallback: "psk" });
+    if (auth === "cert" && cas.length === 0) {
+      role.fail('auth="cert" needs at least one <ca file="..."/> in this realm', "auth");
+    }
+    if (auth === "psk" && !myAuth.pskBytes) {
+      role.fail('auth="psk" admits peers with the realm-wide key: add psk to <my_auth>', "auth");
+    }
+    return role.remember(match === undefined ? { type, auth } : { type, match, auth });
+  });
+  return element.remember({ id, myAuth, peers, cas, crls, roles });
+}
+
+/** A file attribute as an absolute path; relative paths are relative to auth.xml's folder. */
+function resolvePath(element: ElementReader, attribute: string): string {
+  return resolveFrom(element.file, element.required(attribute));
+}
+
+function resolveFrom(file: string, path: string): string {
+  if (path.startsWith("/")) return path;
+  const slash = file.lastIndexOf("/");
+  const base = slash < 0 ? Deno.cwd() : file.slice(0, slash);
+  const dir = base.startsWith("/") ? base : `${Deno.cwd()}/${base}`;
+  return `${dir}/${path}`.replace(/\/\.\//g, "/");
 }
 
 function readIdentity(element: ElementReader): string {
@@ -121,10 +169,26 @@ function readIdentity(element: ElementReader): string {
 }
 
 function readMyAuth(element: ElementReader): MyAuthConfig {
-  element.allow(["method", "id", "psk", "psk_hex", "weak"], []);
+  element.allow(["method", "id", "psk", "psk_hex", "weak", "cert", "key", "chain"], []);
   const method = element.required("method");
-  if (method !== "psk") element.fail(`unsupported method "${method}" (supported: psk)`, "method");
+  if (method !== "psk" && method !== "cert") {
+    element.fail(`unsupported method "${method}" (supported: psk, cert)`, "method");
+  }
   const myAuth: MyAuthConfig = { method, id: readIdentity(element) };
+  if (method === "cert") {
+    myAuth.cert = resolvePath(element, "cert");
+    myAuth.key = resolvePath(element, "key");
+    const chain = element.optional("chain");
+    if (chain !== undefined) {
+      myAuth.chain = chain.split(/\s+/).filter((p) => p).map((p) => resolveFrom(element.file, p));
+    }
+  } else {
+    for (const attribute of ["cert", "key", "chain"]) {
+      if (element.optional(attribute) !== undefined) {
+        element.fail(`${attribute} belongs to method="cert"`, attribute);
+      }
+    }
+  }
   const key = readPsk(element, false);
   if (key) {
     myAuth.psk = key.psk;
@@ -134,10 +198,17 @@ function readMyAuth(element: ElementReader): MyAuthConfig {
 }
 
 function readPeerAuth(element: ElementReader): PeerAuthConfig {
-  element.allow(["id", "psk", "psk_hex", "weak"], []);
+  element.allow(["id", "auth", "psk", "psk_hex", "weak"], []);
   const id = readIdentity(element);
+  const auth = element.choice("auth", { allowed: ["psk", "cert"], fallback: "psk" });
+  if (auth === "cert") {
+    if (element.raw("psk") !== undefined || element.raw("psk_hex") !== undefined) {
+      element.fail('a peer with auth="cert" has no psk', "psk");
+    }
+    return element.remember({ id, auth });
+  }
   const key = readPsk(element, true)!;
-  return element.remember({ id, psk: key.psk, pskBytes: key.pskBytes });
+  return element.remember({ id, auth, psk: key.psk, pskBytes: key.pskBytes });
 }
 
 /**

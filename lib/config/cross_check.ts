@@ -63,7 +63,7 @@ export function checkAuthAgainstConfig(config: RockhopperConfig, auth: AuthConfi
         file: config.file,
         problem:
           `peer ${peer.id} has no PSK: add <peer id="${peer.id}" psk="..."/> to realm ${realm.id} ` +
-          `in ${auth.file}, or a realm-wide psk on its <my_auth>`,
+          `in ${auth.file} (or auth="cert" with a <ca>), or a realm-wide psk on its <my_auth>`,
         attribute: "id",
       });
     }

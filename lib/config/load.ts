@@ -6,6 +6,7 @@
 import { REPLAY_WINDOW_MAX, REPLAY_WINDOW_MIN } from "../esp/mod.ts";
 import { DEFAULT_ESP_SUITES, DEFAULT_IKE_SUITES, ESP_SUITES, IKE_SUITES } from "../ike/mod.ts";
 import { checkRoot, ElementReader, failAtSource, sourceOf } from "./element_reader.ts";
+import { checkPoolsDistinct, readRealmAddressing } from "./addressing.ts";
 import { ConfigError } from "./errors.ts";
 import { parseAuthConfig } from "./auth_file.ts";
 import { parseIdentity } from "./identity.ts";
@@ -55,6 +56,7 @@ export const CONFIG_DEFAULTS = {
     retransmitTries: 5,
     natT: "auto",
     fragmentation: true,
+    fragmentSize: 1280,
     mobike: false,
   },
   esp: { rekey: 3600, replayWindow: 1024, pfs: true },
@@ -163,6 +165,7 @@ export function parseConfig(text: string, file: string): RockhopperConfig {
   }
   const realms = realmElements.map(readRealm);
   checkRealmsDistinct(realms, interfaces, file);
+  checkPoolsDistinct(realms, file);
   return { file, interfaces, admin, realms };
 }
 
@@ -280,6 +283,8 @@ function readRealm(element: ElementReader): RealmConfig {
     "esp",
     "traffic",
     "peer",
+    "pool",
+    "request_address",
   ]);
   const id = element.requiredInteger("id", { min: 1, max: MAX_REALM_ID });
   const name = element.required("name");
@@ -317,6 +322,7 @@ function readRealm(element: ElementReader): RealmConfig {
     esp,
     traffic,
     peers,
+    ...readRealmAddressing(element, tunnel.address),
   });
 }
 
@@ -417,6 +423,7 @@ function readIke(element: ElementReader): IkePolicyConfig {
     "retransmit_tries",
     "nat_t",
     "fragmentation",
+    "fragment_size",
     "mobike",
   ], []);
   const d = CONFIG_DEFAULTS.ike;
@@ -436,6 +443,11 @@ function readIke(element: ElementReader): IkePolicyConfig {
     }),
     natT: element.choice("nat_t", { allowed: ["auto", "force", "no"], fallback: d.natT }),
     fragmentation: element.yesNo("fragmentation", d.fragmentation),
+    fragmentSize: element.integer("fragment_size", {
+      min: 576,
+      max: 9000,
+      fallback: d.fragmentSize,
+    }),
     mobike: element.yesNo("mobike", d.mobike),
   });
 }

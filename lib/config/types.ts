@@ -50,7 +50,10 @@ export interface IkePolicyConfig {
   /** Retransmissions before a request (and with it the IKE SA) is given up. */
   retransmitTries: number;
   natT: "auto" | "force" | "no";
+  /** IKE fragmentation (RFC 7383): offered, and used when the peer offers it too. */
   fragmentation: boolean;
+  /** Largest IP datagram of an IKE fragment in bytes (IP and UDP headers included). */
+  fragmentSize: number;
   mobike: boolean;
 }
 
@@ -81,6 +84,23 @@ export interface PeerConfig {
   auto: "start" | "add";
 }
 
+/** `<pool>`: inner addresses and DNS settings a realm hands to peers in CFG_REPLY. */
+export interface PoolConfig {
+  /** Prefixes to lend, one per family at most, e.g. ["10.3.0.0/24", "fd00:3::/112"]. */
+  address: string[];
+  /** DNS server addresses (INTERNAL_IP4_DNS / INTERNAL_IP6_DNS). */
+  dns: string[];
+  /** DNS domains for split DNS (INTERNAL_DNS_DOMAIN, RFC 8598), lower case. */
+  domains: string[];
+  /** Internal subnets announced as INTERNAL_IP4_SUBNET / INTERNAL_IP6_SUBNET. */
+  subnets: string[];
+}
+
+/** `<request_address>`: ask the responder for an inner address in IKE_AUTH (CFG_REQUEST). */
+export interface RequestAddressConfig {
+  family: "ipv4" | "ipv6" | "both";
+}
+
 /** `<realm>` of rockhopper.xml: one role with its tunnel device, policies and peers. */
 export interface RealmConfig {
   id: number;
@@ -92,6 +112,10 @@ export interface RealmConfig {
   esp: EspPolicyConfig;
   traffic: TrafficConfig;
   peers: PeerConfig[];
+  /** `<pool>`: this realm lends inner addresses to its peers. */
+  pool?: PoolConfig;
+  /** `<request_address>`: this realm asks its responder for an inner address. */
+  requestAddress?: RequestAddressConfig;
 }
 
 /** The whole of conf/rockhopper.xml. */
@@ -105,9 +129,16 @@ export interface RockhopperConfig {
 
 /** `<my_auth>`: how we authenticate in a realm. */
 export interface MyAuthConfig {
-  method: "psk";
+  /** `psk`: shared keys; `cert`: an X.509 certificate and its private key (RFC 7427 signatures). */
+  method: "psk" | "cert";
   /** Our IKE identity in text form. */
   id: string;
+  /** method="cert": our certificate file (PEM/DER), absolute path. */
+  cert?: string;
+  /** method="cert": our private key file (PKCS#8, PKCS#1 or SEC1 PEM), absolute path. */
+  key?: string;
+  /** method="cert": intermediate CA certificates sent along with ours. */
+  chain?: string[];
   /** Realm-wide shared key, used with peers that have no `<peer psk>` of their own. */
   psk?: string;
   /**
@@ -117,14 +148,28 @@ export interface MyAuthConfig {
   pskBytes?: Uint8Array;
 }
 
-/** `<peer>` inside a realm of auth.xml: the key shared with that peer, both directions. */
+/**
+ * `<peer>` inside a realm of auth.xml: how that peer authenticates. `auth="psk"` (the default):
+ * the key shared with it, both directions; `auth="cert"`: a certificate that chains to one of
+ * the realm's `<ca>` and names the peer's identity.
+ */
 export interface PeerAuthConfig {
   /** Canonical identity text, e.g. "fqdn:gw2.example.com". */
   id: string;
-  /** The key as written: the text of `psk="..."`, or the hex digits of `psk_hex="..."`. */
-  psk: string;
-  /** The key as octets (UTF-8 of `psk`, or the decoded `psk_hex`): what AUTH uses. */
-  pskBytes: Uint8Array;
+  auth: "psk" | "cert";
+  /** auth="psk": the key as written: the text of `psk="..."`, or the hex digits of `psk_hex`. */
+  psk?: string;
+  /** auth="psk": the key as octets (UTF-8 of `psk`, or the decoded `psk_hex`): what AUTH uses. */
+  pskBytes?: Uint8Array;
+}
+
+/** `<role type match auth>`: peers whose identity matches join the realm. */
+export interface RoleConfig {
+  /** fqdn, email, dn, san, ip, eap, any (lib/realm/match_rule.ts). */
+  type: string;
+  match?: string;
+  /** How peers admitted by this role authenticate: the realm-wide key, or a certificate. */
+  auth: "psk" | "cert";
 }
 
 /** `<realm>` of auth.xml: our identity and the keys for one realm (same `id`). */
@@ -132,6 +177,12 @@ export interface RealmAuthConfig {
   id: number;
   myAuth: MyAuthConfig;
   peers: PeerAuthConfig[];
+  /** `<ca file>`: trust anchors for peer certificates (absolute paths). */
+  cas: string[];
+  /** `<crl file>`: revocation lists checked for peer certificates (absolute paths). */
+  crls: string[];
+  /** `<role>`: rules that admit peers not listed by id (lib/realm/README.md). */
+  roles?: RoleConfig[];
 }
 
 /**

@@ -158,6 +158,31 @@ export const TsType = {
   Ipv6AddrRange: 8,
 } as const;
 
+/** Configuration payload CFG Types (RFC 7296 §3.15). */
+export const ConfigType = {
+  CfgRequest: 1,
+  CfgReply: 2,
+  CfgSet: 3,
+  CfgAck: 4,
+} as const;
+
+/** Configuration attribute types (RFC 7296 §3.15.1, RFC 8598 for the DNS domain). */
+export const ConfigAttributeType = {
+  InternalIp4Address: 1,
+  InternalIp4Netmask: 2,
+  InternalIp4Dns: 3,
+  InternalIp4Nbns: 4,
+  InternalIp4Dhcp: 6,
+  ApplicationVersion: 7,
+  InternalIp6Address: 8,
+  InternalIp6Dns: 10,
+  InternalIp6Dhcp: 12,
+  InternalIp4Subnet: 13,
+  SupportedAttributes: 14,
+  InternalIp6Subnet: 15,
+  InternalDnsDomain: 25, // RFC 8598 §3.1
+} as const;
+
 /** Notify message types: errors below 16384, status from 16384 (RFC 7296 §3.10.1). */
 export const NotifyType = {
   UnsupportedCriticalPayload: 1,

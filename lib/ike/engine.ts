@@ -6,7 +6,9 @@
  *   1. copy + decode the datagram (malformed → counted drop; unknown critical payload in an
  *      IKE_SA_INIT request → UNSUPPORTED_CRITICAL_PAYLOAD answer)
  *   2. IKE_SA_INIT request → new (or half-open) responder SA; otherwise look up by our SPI
- *   3. open the SK payload (ICV failure → counted drop); update the peer's endpoint
+ *   3. open the SK payload (ICV failure → counted drop), or verify and store an SKF fragment
+ *      until its message is complete (RFC 7383, see fragmentation.ts); update the peer's
+ *      endpoint
  *   4. hand the message to the SA's task manager, one message per SA at a time
  */
 import type { AuthService } from "../auth/mod.ts";
@@ -19,6 +21,7 @@ import {
   HeaderFlag,
   IKE_MAJOR_VERSION,
   IKE_PORT,
+  nameOf,
   NAT_T_PORT,
   NotifyType,
   PayloadType,
@@ -31,9 +34,11 @@ import type {
   IkeHeader,
   NoncePayload,
   NotifyPayload,
+  OpaquePayload,
   Payload,
 } from "./payloads/types.ts";
 import { CookieJar } from "./cookie.ts";
+import { DEFAULT_FRAGMENT_SIZE, FragmentReassembler, ikeMessageBudget } from "./fragmentation.ts";
 import { IntegrityError } from "./protection.ts";
 import type { RealmPolicy } from "./realm_policy.ts";
 import { DEFAULT_RETRANSMIT, type RetransmitPolicy, TaskManager } from "./task_manager.ts";
@@ -41,6 +46,14 @@ import { ChildCreateInitiatorTask, ChildCreateResponderTask } from "./tasks/chil
 import { CreateChildSaResponderTask } from "./tasks/create_child_sa.ts";
 import { type IkeRekeyHost, IkeRekeyInitiatorTask } from "./tasks/ike_rekey.ts";
 import { IkeAuthInitiatorTask, IkeAuthResponderTask } from "./tasks/ike_auth.ts";
+import {
+  ConfigInitiatorTask,
+  ConfigResponderTask,
+  moveAddressing,
+  releaseAddressing,
+} from "./tasks/config_request.ts";
+import { AddressPools } from "./address_pool.ts";
+import { IkeCertPreTask } from "./tasks/ike_cert_pre.ts";
 import { IkeInitInitiatorTask, IkeInitResponderTask } from "./tasks/ike_init.ts";
 import { NatDetectionInitiatorTask, NatDetectionResponderTask } from "./tasks/ike_natd.ts";
 import {
@@ -49,7 +62,7 @@ import {
   InformationalResponderTask,
   LivenessTask,
 } from "./tasks/informational.ts";
-import type { ChildSaInstaller, Task, TaskServices } from "./tasks/task.ts";
+import type { ChildSaInstaller, Task, TaskServices, VirtualIpInstaller } from "./tasks/task.ts";
 
 /** Sends IKE datagrams; on the NAT-T port the transport adds the non-ESP marker. */
 export interface IkeTransport {
@@ -81,6 +94,13 @@ export interface IkeEngineOptions {
    * default 10, 0 = always demand one.
    */
   cookieThreshold?: number;
+  /** Puts inner addresses a peer assigned us (CFG_REPLY) on the realm's device. */
+  virtualIps?: VirtualIpInstaller;
+  /**
+   * Largest IP datagram of an IKE fragment (RFC 7383) for realms without `fragmentSize`;
+   * default 1280.
+   */
+  fragmentSize?: number;
 }
 
 export type IkeEngineEvent =
@@ -105,6 +125,11 @@ const COUNTER_NAMES = [
   "childRekeys",
   "livenessChecks",
   "deadPeers",
+  "txFragments",
+  "rxFragments",
+  "rxFragmentsForged",
+  "rxFragmentsDropped",
+  "rxReassembled",
 ] as const;
 export type IkeCounterName = typeof COUNTER_NAMES[number];
 
@@ -121,6 +146,8 @@ interface Entry {
   /** When the liveness timer was armed, and the ESP packets received by then. */
   livenessArmedAt: number;
   lastEspInbound: number;
+  /** Partial fragmented messages (RFC 7383). */
+  fragments: FragmentReassembler;
 }
 
 /** Soft (rekey) and hard (delete) timers of one child SA. */
@@ -193,11 +220,18 @@ export class IkeEngine {
       localAddresses: options.localAddresses ?? systemAddresses,
       allocateSpi: () => this.#allocateSpi(),
       natTPort: options.natTPort ?? NAT_T_PORT,
+      addressPools: new AddressPools(),
+      ...(options.virtualIps ? { virtualIps: options.virtualIps } : {}),
     };
     this.#rekeyHost = {
       newIkeSpi: () => this.#randomSpi(),
       adopt: (sa, predecessor) => this.#adopt(sa, predecessor),
     };
+  }
+
+  /** The address pools of realms with a `<pool>`, with their leases. */
+  get addressPools(): AddressPools {
+    return this.#services.addressPools;
   }
 
   /** The realms new SAs are negotiated under. */
@@ -257,9 +291,11 @@ export class IkeEngine {
     entry.manager.queue(ExchangeType.IkeSaInit, [
       new IkeInitInitiatorTask(sa, s),
       new NatDetectionInitiatorTask(sa, s),
+      new IkeCertPreTask(sa, s),
     ]);
     entry.manager.queue(ExchangeType.IkeAuth, [
       new IkeAuthInitiatorTask(sa, s),
+      new ConfigInitiatorTask(sa, s),
       new ChildCreateInitiatorTask(sa, s),
     ]);
     sa.log.info(
@@ -311,8 +347,16 @@ export class IkeEngine {
       return;
     }
     const sa = entry.sa;
-    if (header.exchangeType !== ExchangeType.IkeSaInit) {
-      const sk = payloads[payloads.length - 1] as EncryptedPayload | undefined;
+    const last = payloads[payloads.length - 1];
+    if (
+      header.exchangeType !== ExchangeType.IkeSaInit &&
+      last?.type === PayloadType.EncryptedFragment
+    ) {
+      const whole = this.#reassemble(entry, header, last as OpaquePayload, raw, from, localPort);
+      if (!whole) return;
+      payloads = whole;
+    } else if (header.exchangeType !== ExchangeType.IkeSaInit) {
+      const sk = last as EncryptedPayload | undefined;
       if (sk?.type !== PayloadType.Encrypted || !sa.protection) {
         this.counters.add("rxMalformed");
         return;
@@ -325,12 +369,7 @@ export class IkeEngine {
         sa.log.debug(`dropping message ${header.messageId}: ${(e as Error).message}`);
         return;
       }
-      sa.lastInbound = Date.now();
-      if (from.address !== sa.remote.address || from.port !== sa.remote.port) {
-        sa.log.debug(`peer moved to ${from.address}:${from.port}`);
-        sa.remote = { ...from };
-        sa.local = { address: sa.local.address, port: localPort };
-      }
+      this.#authenticatedFrom(sa, from, localPort);
     }
     const message = new IncomingMessage(header, payloads, raw, from, localPort);
     await this.#serialize(
@@ -338,6 +377,69 @@ export class IkeEngine {
       () =>
         isResponse ? entry.manager.handleResponse(message) : entry.manager.handleRequest(message),
     );
+  }
+
+  /** An authenticated message came in: liveness, and the peer's (possibly new) endpoint. */
+  #authenticatedFrom(sa: IkeSa, from: Endpoint, localPort: number): void {
+    sa.lastInbound = Date.now();
+    if (from.address !== sa.remote.address || from.port !== sa.remote.port) {
+      sa.log.debug(`peer moved to ${from.address}:${from.port}`);
+      sa.remote = { ...from };
+      sa.local = { address: sa.local.address, port: localPort };
+    }
+  }
+
+  /**
+   * One SKF fragment (RFC 7383 §2.6): verified, stored, and once all are in, the message's
+   * payloads; undefined while incomplete or when dropped (counted). Fragment 1 of a request
+   * we already answered repeats the response.
+   */
+  #reassemble(
+    entry: Entry,
+    header: IkeHeader,
+    skf: OpaquePayload,
+    raw: Uint8Array,
+    from: Endpoint,
+    localPort: number,
+  ): Payload[] | undefined {
+    const sa = entry.sa;
+    const isResponse = (header.flags & HeaderFlag.Response) !== 0;
+    const what = `${nameOf(ExchangeType, header.exchangeType)} ${
+      isResponse ? "response" : "request"
+    } ${header.messageId}`;
+    this.counters.add("rxFragments");
+    if (!sa.fragmentation || !sa.protection) {
+      this.counters.add("rxFragmentsDropped");
+      sa.log.debug(`dropping a fragment of ${what}: fragmentation was not negotiated`);
+      return undefined;
+    }
+    const outcome = entry.fragments.add(header, skf, raw, sa.protection, {
+      answered: !isResponse && entry.manager.answered(header.messageId),
+    });
+    switch (outcome.kind) {
+      case "dropped":
+        this.counters.add(outcome.forged ? "rxFragmentsForged" : "rxFragmentsDropped");
+        sa.log.debug(`dropping a fragment of ${what}: ${outcome.reason}`);
+        return undefined;
+      case "repeat":
+        this.#authenticatedFrom(sa, from, localPort);
+        void this.#serialize(entry, () => {
+          entry.manager.repeatResponse(header.messageId, from, localPort);
+          return Promise.resolve();
+        });
+        return undefined;
+      case "pending":
+        this.#authenticatedFrom(sa, from, localPort);
+        sa.log.trace(`received fragment ${outcome.number} of ${outcome.total} of ${what}`);
+        return undefined;
+      case "complete":
+        this.#authenticatedFrom(sa, from, localPort);
+        this.counters.add("rxReassembled");
+        sa.log.debug(
+          `reassembled ${what} from ${outcome.fragments} fragments (${outcome.length} bytes)`,
+        );
+        return outcome.payloads;
+    }
   }
 
   /** Deletes one IKE SA with an INFORMATIONAL Delete (best effort), then tears it down. */
@@ -567,7 +669,11 @@ export class IkeEngine {
     const entry: Entry = {
       sa,
       manager: new TaskManager(sa, {
-        send: (_sa, bytes, to, localPort) => this.#options.transport.send(bytes, to, localPort),
+        send: (_sa, bytes, to, localPort) => {
+          if (bytes[16] === PayloadType.EncryptedFragment) this.counters.add("txFragments");
+          this.#options.transport.send(bytes, to, localPort);
+        },
+        fragmentBudget: (s, to, localPort) => this.#fragmentBudget(s, to, localPort),
         destroy: (s, reason, peerDead) => this.#destroy(s, reason, peerDead),
         responderTasks: (s, type) => this.#responderTasks(s, type),
         exchangeDone: (s) => this.#exchangeDone(s),
@@ -580,9 +686,20 @@ export class IkeEngine {
       livenessTimer: undefined,
       livenessArmedAt: 0,
       lastEspInbound: 0,
+      fragments: new FragmentReassembler(),
     };
     this.#sas.set(toHex(sa.localSpi), entry);
     return entry;
+  }
+
+  /**
+   * IKE message bytes toward `to` above which a protected message goes in fragments: only
+   * when both ends agreed in IKE_SA_INIT and the SA's realm (once known) allows it.
+   */
+  #fragmentBudget(sa: IkeSa, to: Endpoint, localPort: number): number | undefined {
+    if (!sa.fragmentation || sa.realm?.fragmentation === false) return undefined;
+    const size = sa.realm?.fragmentSize ?? this.#options.fragmentSize ?? DEFAULT_FRAGMENT_SIZE;
+    return ikeMessageBudget(size, to, localPort === this.#services.natTPort);
   }
 
   #responderTasks(sa: IkeSa, exchangeType: number): Task[] | undefined {
@@ -590,11 +707,19 @@ export class IkeEngine {
     switch (exchangeType) {
       case ExchangeType.IkeSaInit:
         return sa.state === IkeSaState.Connecting
-          ? [new IkeInitResponderTask(sa, s), new NatDetectionResponderTask(sa, s)]
+          ? [
+            new IkeInitResponderTask(sa, s),
+            new NatDetectionResponderTask(sa, s),
+            new IkeCertPreTask(sa, s),
+          ]
           : undefined;
       case ExchangeType.IkeAuth:
         return sa.state === IkeSaState.Authenticating
-          ? [new IkeAuthResponderTask(sa, s), new ChildCreateResponderTask(sa, s)]
+          ? [
+            new IkeAuthResponderTask(sa, s),
+            new ConfigResponderTask(sa, s),
+            new ChildCreateResponderTask(sa, s),
+          ]
           : undefined;
       case ExchangeType.Informational:
         return sa.state === IkeSaState.Established
@@ -619,6 +744,10 @@ export class IkeEngine {
       if (sa.initialContact) this.#dropReplaced(sa);
       this.#scheduleIkeTimers(entry);
       this.#emit({ type: "established", sa });
+      if (sa.initiator && sa.addressing.failed) {
+        // We asked for an inner address and got none: the SA is of no use (config_request.ts).
+        entry.manager.queue(ExchangeType.Informational, [new IkeDeleteTask(sa)]);
+      }
     }
     const s = this.#services;
     if (sa.staleChildren.length > 0) {
@@ -640,6 +769,7 @@ export class IkeEngine {
   #adopt(sa: IkeSa, predecessor: IkeSa): void {
     const entry = this.#register(sa);
     entry.announced = true;
+    moveAddressing(predecessor, sa);
     this.counters.add("ikeRekeys");
     this.#stopIkeTimers(this.#sas.get(toHex(predecessor.localSpi)));
     this.#scheduleIkeTimers(entry);
@@ -779,6 +909,7 @@ export class IkeEngine {
         );
       }
     }
+    await releaseAddressing(sa, this.#services);
     const established = entry.announced;
     sa.destroy();
     if (!established) this.counters.add("failed");

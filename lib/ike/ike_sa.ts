@@ -7,6 +7,8 @@ import type { Logger } from "../log/mod.ts";
 import type { Endpoint } from "../net/mod.ts";
 import { toHex } from "../wire/mod.ts";
 import type { EncryptionInfo, IntegrityInfo, PrfInfo } from "./algorithms.ts";
+import type { AddressLease } from "./address_pool.ts";
+import type { InternalAddress } from "./config_attributes.ts";
 import type { IkeSaKeys } from "./keys.ts";
 import type { TrafficSelector } from "./payloads/types.ts";
 import type { MessageProtection } from "./protection.ts";
@@ -37,6 +39,16 @@ export interface ChildSaRecord {
   createdAt: number;
   /** Set once a rekey of this child is under way or done (no second rekey, no expiry rekey). */
   rekeying?: boolean;
+}
+
+/** Inner addresses of the configuration payloads (RFC 7296 §2.19, tasks/config_request.ts). */
+export interface SaAddressing {
+  /** Addresses our pool lent the peer (we answered its CFG_REQUEST). */
+  readonly leases: AddressLease[];
+  /** Addresses the peer assigned to us (our CFG_REQUEST), installed on the realm's TUN. */
+  readonly assigned: InternalAddress[];
+  /** No address could be agreed (INTERNAL_ADDRESS_FAILURE sent or received): no child SA. */
+  failed: boolean;
 }
 
 let nextSerial = 1;
@@ -87,14 +99,23 @@ export class IkeSa {
   rekeying = false;
   /** The SA that took over after a rekey; this one only waits for its deletion. */
   replacedBy: IkeSa | undefined;
+  /** Hash ids of the peer's SIGNATURE_HASH_ALGORITHMS notify (RFC 7427), if it sent one. */
+  peerHashAlgorithms: number[] | undefined;
   /** The peer sent INITIAL_CONTACT: older SAs between the same identities are stale. */
   initialContact = false;
+  /**
+   * Both ends sent IKEV2_FRAGMENTATION_SUPPORTED in IKE_SA_INIT (RFC 7383 §2.3): large
+   * protected messages may go in SKF fragments. A rekeyed SA inherits it.
+   */
+  fragmentation = false;
   /** Cookie returned by the responder, to repeat in the next IKE_SA_INIT (RFC 7296 §2.6). */
   cookie: Uint8Array | undefined;
 
   readonly children: ChildSaRecord[] = [];
   /** Children replaced by a rekey we initiated, to be deleted in an INFORMATIONAL exchange. */
   readonly staleChildren: ChildSaRecord[] = [];
+  /** Inner addresses lent to the peer or received from it (moves to the SA of an IKE rekey). */
+  readonly addressing: SaAddressing = { leases: [], assigned: [], failed: false };
   /** When an authenticated IKE message last arrived (liveness, RFC 7296 §2.4). */
   lastInbound: number = Date.now();
 

@@ -33,6 +33,16 @@ export {
   rangeToPrefixes,
   selectorFromCidr,
 } from "./traffic_selectors.ts";
-export type { ChildSaInstaller, NegotiatedChildSa } from "./tasks/task.ts";
+export type { ChildSaInstaller, NegotiatedChildSa, VirtualIpInstaller } from "./tasks/task.ts";
+export { AddressPool, AddressPools } from "./address_pool.ts";
+export type { AddressLease, AddressPoolPolicy } from "./address_pool.ts";
+export {
+  configReplyAttributes,
+  configRequestAttributes,
+  isDnsDomain,
+  readConfigValues,
+  readConfigWishes,
+} from "./config_attributes.ts";
+export type { ConfigValues, ConfigWishes, InternalAddress } from "./config_attributes.ts";
 export { DEFAULT_RETRANSMIT } from "./task_manager.ts";
 export type { RetransmitPolicy } from "./task_manager.ts";

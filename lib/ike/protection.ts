@@ -6,13 +6,24 @@
  *   IKE header (28) | SK generic header (4) | IV | ciphertext(payloads | pad | pad length) | ICV
  * AEAD: nonce = salt(4) | IV(8), AAD = IKE header .. SK generic header.
  * CBC:  ICV = truncated HMAC over everything before the ICV.
+ *
+ * An IKE fragment (RFC 7383 §2.5) is protected the same way, with the SKF payload in place of
+ * SK and its Fragment Number | Total Fragments (4) between the generic header and the IV, so
+ * that they are covered too. Each fragment has its own IV, padding and ICV.
  */
 import type { AeadContext, CbcContext, CryptoProvider, MacContext } from "../crypto/mod.ts";
 import { bytesEqual, ByteWriter, DecodeError } from "../wire/mod.ts";
 import type { EncryptionInfo, IntegrityInfo } from "./algorithms.ts";
 import { GENERIC_PAYLOAD_HEADER_LENGTH, IKE_HEADER_LENGTH, PayloadType } from "./constants.ts";
-import { decodePayloadChain, encodeHeader, encodePayloadChain } from "./payloads/mod.ts";
-import type { EncryptedPayload, IkeHeader, Payload } from "./payloads/types.ts";
+import {
+  decodePayloadChain,
+  encodeFragmentNumbers,
+  encodeHeader,
+  encodePayloadChain,
+  FRAGMENT_FIELDS_LENGTH,
+  type FragmentNumbers,
+} from "./payloads/mod.ts";
+import type { EncryptedPayload, IkeHeader, OpaquePayload, Payload } from "./payloads/types.ts";
 
 /** The ICV of a protected message did not verify: drop it silently (RFC 7296 §2.21). */
 export class IntegrityError extends Error {
@@ -99,23 +110,66 @@ export class MessageProtection {
     return Math.ceil(withPadLength / block) * block;
   }
 
+  /**
+   * The most plaintext one fragment can carry when its whole IKE message (header to ICV) may
+   * be `messageLength` bytes long; 0 when not even one byte fits.
+   */
+  maxFragmentContent(messageLength: number): number {
+    const enc = this.#encryption;
+    const room = messageLength - IKE_HEADER_LENGTH - GENERIC_PAYLOAD_HEADER_LENGTH -
+      FRAGMENT_FIELDS_LENGTH - enc.ivLength - this.#icvLength;
+    const block = enc.aead ? 1 : enc.blockSize;
+    return Math.max(0, Math.floor(room / block) * block - 1);
+  }
+
   /** Encodes `payloads` inside an SK payload and returns the whole protected message. */
   seal(
     header: Omit<IkeHeader, "length" | "nextPayload">,
     payloads: readonly Payload[],
   ): Uint8Array {
     const { firstType, bytes: inner } = encodePayloadChain(payloads);
+    return this.#seal(header, PayloadType.Encrypted, firstType, undefined, inner);
+  }
+
+  /**
+   * Protects one piece of an encoded payload chain as an SKF message (RFC 7383 §2.5). The
+   * generic header names `innerFirst` in fragment 1 and 0 in the others.
+   */
+  sealFragment(
+    header: Omit<IkeHeader, "length" | "nextPayload">,
+    fragment: FragmentNumbers & { innerFirst: number },
+    content: Uint8Array,
+  ): Uint8Array {
+    return this.#seal(
+      header,
+      PayloadType.EncryptedFragment,
+      fragment.number === 1 ? fragment.innerFirst : PayloadType.None,
+      fragment,
+      content,
+    );
+  }
+
+  #seal(
+    header: Omit<IkeHeader, "length" | "nextPayload">,
+    payloadType: number,
+    nextPayload: number,
+    fragment: FragmentNumbers | undefined,
+    inner: Uint8Array,
+  ): Uint8Array {
     const enc = this.#encryption;
+    const fieldsLength = fragment ? FRAGMENT_FIELDS_LENGTH : 0;
     const plainLength = this.#paddedLength(inner.length);
-    const skLength = GENERIC_PAYLOAD_HEADER_LENGTH + enc.ivLength + plainLength + this.#icvLength;
+    const skLength = GENERIC_PAYLOAD_HEADER_LENGTH + fieldsLength + enc.ivLength + plainLength +
+      this.#icvLength;
     const total = IKE_HEADER_LENGTH + skLength;
 
     const w = new ByteWriter(total);
-    encodeHeader({ ...header, nextPayload: PayloadType.Encrypted, length: total }, w);
-    w.u8(firstType).u8(0).u16(skLength);
+    encodeHeader({ ...header, nextPayload: payloadType, length: total }, w);
+    w.u8(nextPayload).u8(0).u16(skLength);
     const out = new Uint8Array(total);
     out.set(w.finish());
-    const ivStart = IKE_HEADER_LENGTH + GENERIC_PAYLOAD_HEADER_LENGTH;
+    const ivStart = IKE_HEADER_LENGTH + GENERIC_PAYLOAD_HEADER_LENGTH + fieldsLength;
+    if (fragment) encodeFragmentNumbers(fragment, out, ivStart - FRAGMENT_FIELDS_LENGTH);
     const textStart = ivStart + enc.ivLength;
     const iv = out.subarray(ivStart, textStart);
     const text = out.subarray(textStart, textStart + plainLength);
@@ -144,13 +198,27 @@ export class MessageProtection {
    * `DecodeError` when the plaintext is malformed.
    */
   open(raw: Uint8Array, sk: EncryptedPayload): Payload[] {
+    const inner = this.#open(raw, sk.body.length, 0, "SK");
+    return decodePayloadChain(sk.innerFirst, inner);
+  }
+
+  /**
+   * Verifies and decrypts one fragment: `raw` is the whole message, its last payload `skf`.
+   * Returns this fragment's share of the payload chain (a copy). Throws
+   * {@link IntegrityError} when the ICV fails and `DecodeError` when the fragment is malformed.
+   */
+  openFragment(raw: Uint8Array, skf: OpaquePayload): Uint8Array {
+    return this.#open(raw, skf.body.length, FRAGMENT_FIELDS_LENGTH, "SKF");
+  }
+
+  #open(raw: Uint8Array, bodyLength: number, fieldsLength: number, what: string): Uint8Array {
     const enc = this.#encryption;
-    const skStart = raw.length - GENERIC_PAYLOAD_HEADER_LENGTH - sk.body.length;
-    const ivStart = skStart + GENERIC_PAYLOAD_HEADER_LENGTH;
-    const minimum = enc.ivLength + this.#icvLength + 1;
-    if (skStart < IKE_HEADER_LENGTH || sk.body.length < minimum) {
+    const skStart = raw.length - GENERIC_PAYLOAD_HEADER_LENGTH - bodyLength;
+    const ivStart = skStart + GENERIC_PAYLOAD_HEADER_LENGTH + fieldsLength;
+    const minimum = fieldsLength + enc.ivLength + this.#icvLength + 1;
+    if (skStart < IKE_HEADER_LENGTH || bodyLength < minimum) {
       throw new DecodeError(
-        `Cannot open SK payload: ${sk.body.length} bytes is shorter than IV + ICV`,
+        `Cannot open ${what} payload: ${bodyLength} bytes is shorter than IV + ICV`,
         skStart,
       );
     }
@@ -164,17 +232,19 @@ export class MessageProtection {
       nonce.set(this.#in.salt);
       nonce.set(iv, 4);
       if (!this.#in.aead.open(nonce, raw.subarray(0, ivStart), text, icv)) {
-        throw new IntegrityError("Cannot open SK payload: AES-GCM tag does not verify");
+        throw new IntegrityError(`Cannot open ${what} payload: AES-GCM tag does not verify`);
       }
     } else {
       const expected = new Uint8Array(this.#icvLength);
       this.#in.mac!.compute([raw.subarray(0, raw.length - this.#icvLength)], expected);
       if (!bytesEqual(expected, icv)) {
-        throw new IntegrityError("Cannot open SK payload: integrity checksum does not verify");
+        throw new IntegrityError(
+          `Cannot open ${what} payload: integrity checksum does not verify`,
+        );
       }
       if (text.length % enc.blockSize !== 0) {
         throw new DecodeError(
-          `Cannot open SK payload: ciphertext of ${text.length} bytes is not a multiple of ${enc.blockSize}`,
+          `Cannot open ${what} payload: ciphertext of ${text.length} bytes is not a multiple of ${enc.blockSize}`,
           ivStart,
         );
       }
@@ -182,10 +252,12 @@ export class MessageProtection {
     }
     const padLength = text[text.length - 1]!;
     if (padLength + 1 > text.length) {
-      throw new DecodeError(`Cannot open SK payload: pad length ${padLength} overruns`, ivStart);
+      throw new DecodeError(
+        `Cannot open ${what} payload: pad length ${padLength} overruns`,
+        ivStart,
+      );
     }
-    const inner = text.subarray(0, text.length - 1 - padLength);
-    return decodePayloadChain(sk.innerFirst, inner.slice());
+    return text.slice(0, text.length - 1 - padLength);
   }
 
   dispose(): void {

@@ -7,7 +7,16 @@ import type { EspSuite, IkeSuite } from "./suites.ts";
 import { espSuitesByName, ikeSuitesByName } from "./suites.ts";
 import { selectorFromCidr } from "./traffic_selectors.ts";
 import type { TrafficSelector } from "./payloads/types.ts";
+import { parseIdentity } from "./payloads/mod.ts";
+import {
+  exactIdRule,
+  identitiesEqual,
+  type MatchRule,
+  parseMatchRule,
+  selectRealm,
+} from "../realm/mod.ts";
 import type { RetransmitPolicy } from "./task_manager.ts";
+import type { AddressPoolPolicy } from "./address_pool.ts";
 
 /** The `<ike nat_t>` modes. */
 export type NatTraversalMode = "auto" | "force" | "no";
@@ -55,6 +64,11 @@ export interface RealmPolicy {
   localId: string;
   peers: PeerPolicy[];
   /**
+   * Who may join the realm as responder: the listed peers (exact id) and auth.xml's `<role>`
+   * rules, chosen by lib/realm's precedence.
+   */
+  rules: MatchRule[];
+  /**
    * NAT traversal as it acts (RFC 7296 §2.23, RFC 3948): `auto` sends honest NAT detection
    * hashes and encapsulates ESP in UDP 4500 only when a NAT is found (raw ESP otherwise);
    * `force` always encapsulates (our source hash never matches, so the peer sees a NAT);
@@ -62,6 +76,20 @@ export interface RealmPolicy {
    */
   natT: NatTraversalMode;
   replayWindow: number;
+  /**
+   * `<ike fragmentation>`: offer IKE fragmentation (RFC 7383) and fragment large protected
+   * messages when the peer supports it too. Absent means yes.
+   */
+  fragmentation?: boolean;
+  /**
+   * `<ike fragment_size>`: the largest IP datagram of an IKE fragment in bytes; absent means
+   * the engine's `fragmentSize`.
+   */
+  fragmentSize?: number;
+  /** `<pool>`: inner addresses and DNS settings for peers that send a CFG_REQUEST. */
+  addressPool?: AddressPoolPolicy;
+  /** `<request_address>`: ask the responder for an inner address of these families. */
+  requestAddress?: { ipv4: boolean; ipv6: boolean };
   /** Rekeying, liveness and retransmission settings. */
   lifecycle: LifecyclePolicy;
   /** The realm's configuration, for the parts the engine does not interpret. */
@@ -113,8 +141,15 @@ export function realmPolicies(
       remoteTs: realm.traffic.remote.map(selectorFromCidr),
       localId: realmAuth.myAuth.id,
       peers: realm.peers.map((p) => ({ id: p.id, address: p.address, port: p.port, auto: p.auto })),
+      rules: [
+        ...realm.peers.map((p) => exactIdRule(parseIdentity(p.id), p.id)),
+        ...(realmAuth.roles ?? []).map((r) => parseMatchRule(r.type, r.match)),
+      ],
       natT: realm.ike.natT === "auto" && !rawEsp ? "force" : realm.ike.natT,
       replayWindow: realm.esp.replayWindow,
+      ...addressingPolicy(realm),
+      fragmentation: realm.ike.fragmentation,
+      fragmentSize: realm.ike.fragmentSize,
       lifecycle: {
         ikeRekeySeconds: realm.ike.rekey,
         childRekeySeconds: realm.esp.rekey,
@@ -132,11 +167,48 @@ export function realmPolicies(
   });
 }
 
-/** The realm that lists `peerId` as a peer (case-insensitive), if any. */
+/** The `<pool>` / `<request_address>` part of a realm policy. */
+function addressingPolicy(
+  realm: RealmConfig,
+): Pick<RealmPolicy, "addressPool" | "requestAddress"> {
+  const out: Pick<RealmPolicy, "addressPool" | "requestAddress"> = {};
+  if (realm.pool) {
+    out.addressPool = {
+      prefixes: realm.pool.address,
+      exclude: [realm.tunnelInterface.address.split("/")[0]!],
+      dns: realm.pool.dns,
+      domains: realm.pool.domains,
+      subnets: realm.pool.subnets,
+    };
+  }
+  if (realm.requestAddress) {
+    const family = realm.requestAddress.family;
+    out.requestAddress = { ipv4: family !== "ipv6", ipv6: family !== "ipv4" };
+  }
+  return out;
+}
+
+/**
+ * The realm a responder puts a peer with identity `id` in: an exact `<peer>` listing first,
+ * then the most specific `<role>` (lib/realm/README.md); undefined when none admits it.
+ * Throws DerDecodeError for an ID_DER_ASN1_DN identity that is not valid DER.
+ */
 export function realmForPeer(
   realms: readonly RealmPolicy[],
-  peerId: string,
+  id: { idType: number; data: Uint8Array },
+  idr?: { idType: number; data: Uint8Array },
 ): RealmPolicy | undefined {
-  const wanted = peerId.toLowerCase();
-  return realms.find((r) => r.peers.some((p) => p.id.toLowerCase() === wanted));
+  // The initiator may ask for one of our identities (IDr, RFC 7296 §3.5): when a realm uses
+  // it, choose among those realms only; otherwise the answer carries an identity of our own.
+  if (idr) {
+    const withIdentity = realms.filter((r) => {
+      try {
+        return identitiesEqual(parseIdentity(r.localId), idr);
+      } catch {
+        return false;
+      }
+    });
+    if (withIdentity.length > 0) return selectRealm(withIdentity, { identity: id })?.realm;
+  }
+  return selectRealm(realms, { identity: id })?.realm;
 }

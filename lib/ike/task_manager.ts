@@ -1,13 +1,15 @@
 /**
  * One task manager per IKE SA (strongSwan's task_manager_v2): queues exchanges as initiator,
  * answers requests as responder, owns message IDs (window size 1), retransmission with
- * exponential back-off, and the cached last response for retransmitted requests.
+ * exponential back-off, the cached last response for retransmitted requests, and the
+ * splitting of large protected messages into IKE fragments (RFC 7383).
  */
 import type { Endpoint } from "../net/mod.ts";
 import { ExchangeType, HeaderFlag, IKE_MAJOR_VERSION, nameOf } from "./constants.ts";
 import type { IkeSa } from "./ike_sa.ts";
 import { IkeSaState } from "./ike_sa.ts";
 import { type IncomingMessage, OutgoingMessage } from "./message.ts";
+import { sealMessage } from "./fragmentation.ts";
 import { encodeMessage } from "./payloads/mod.ts";
 import type { Task, TaskStatus } from "./tasks/task.ts";
 
@@ -38,6 +40,11 @@ export interface TaskManagerIo {
   responderTasks(sa: IkeSa, exchangeType: number): Task[] | undefined;
   /** Called after an exchange completed (state may have changed). */
   exchangeDone(sa: IkeSa, exchangeType: number): void;
+  /**
+   * Largest IKE message toward `to` before a protected message is sent in fragments
+   * (RFC 7383), or undefined when this SA does not fragment.
+   */
+  fragmentBudget?(sa: IkeSa, to: Endpoint, localPort: number): number | undefined;
 }
 
 interface Exchange {
@@ -48,7 +55,8 @@ interface Exchange {
 interface ActiveRequest {
   exchange: Exchange;
   messageId: number;
-  bytes: Uint8Array;
+  /** One datagram, or every fragment of the request: a retransmission repeats them all. */
+  datagrams: Uint8Array[];
   to: Endpoint;
   localPort: number;
   tries: number;
@@ -63,7 +71,7 @@ export class TaskManager {
   #active: ActiveRequest | undefined;
   #nextRequestId = 0;
   #expectedRequestId = 0;
-  #cachedResponse: { messageId: number; bytes: Uint8Array } | undefined;
+  #cachedResponse: { messageId: number; datagrams: Uint8Array[] } | undefined;
   #disposed = false;
 
   constructor(sa: IkeSa, io: TaskManagerIo, retransmit: RetransmitPolicy = DEFAULT_RETRANSMIT) {
@@ -97,14 +105,15 @@ export class TaskManager {
       }
     }
     const messageId = exchange.type === ExchangeType.IkeSaInit ? 0 : this.#nextRequestId;
-    const bytes = this.#encode(message, messageId);
-    if (exchange.type === ExchangeType.IkeSaInit) sa.initRequest = bytes;
+    const to = { ...sa.remote };
+    const datagrams = this.#encode(message, messageId, to, sa.local.port);
+    if (exchange.type === ExchangeType.IkeSaInit) sa.initRequest = datagrams[0];
     this.#nextRequestId = messageId + 1;
     this.#active = {
       exchange,
       messageId,
-      bytes,
-      to: { ...sa.remote },
+      datagrams,
+      to,
       localPort: sa.local.port,
       tries: 0,
       timer: undefined,
@@ -112,14 +121,14 @@ export class TaskManager {
     sa.log.debug(
       `sending ${
         nameOf(ExchangeType, exchange.type)
-      } request ${messageId} to ${sa.remote.address}:${sa.remote.port}`,
+      } request ${messageId} to ${to.address}:${to.port}${fragmentsText(datagrams)}`,
     );
     this.#transmit();
   }
 
   #transmit(): void {
     const active = this.#active!;
-    this.#io.send(this.#sa, active.bytes, active.to, active.localPort);
+    for (const d of active.datagrams) this.#io.send(this.#sa, d, active.to, active.localPort);
     const policy = this.#policy();
     const timeout = policy.initialTimeoutMs * policy.factor ** active.tries;
     active.timer = setTimeout(() => this.#onTimeout(), timeout);
@@ -185,11 +194,7 @@ export class TaskManager {
   async handleRequest(message: IncomingMessage): Promise<void> {
     const sa = this.#sa;
     const id = message.messageId;
-    if (this.#cachedResponse && id === this.#cachedResponse.messageId) {
-      sa.log.debug(`request ${id} retransmitted; repeating our response`);
-      this.#io.send(sa, this.#cachedResponse.bytes, message.from, message.localPort);
-      return;
-    }
+    if (this.repeatResponse(id, message.from, message.localPort)) return;
     if (id !== this.#expectedRequestId) {
       sa.log.debug(`dropping request ${id}: expected ${this.#expectedRequestId}`);
       return;
@@ -212,11 +217,18 @@ export class TaskManager {
     for (const task of failed ? [failed] : tasks) {
       if ((await this.#run(() => task.build(response), task)) === "failed") failed ??= task;
     }
-    const bytes = this.#encode(response, id);
-    if (message.exchangeType === ExchangeType.IkeSaInit) sa.initResponse = bytes;
-    this.#cachedResponse = { messageId: id, bytes };
+    const datagrams = this.#encode(response, id, message.from, message.localPort);
+    if (message.exchangeType === ExchangeType.IkeSaInit) sa.initResponse = datagrams[0];
+    this.#cachedResponse = { messageId: id, datagrams };
     this.#expectedRequestId = id + 1;
-    this.#io.send(sa, bytes, message.from, message.localPort);
+    if (datagrams.length > 1) {
+      sa.log.debug(
+        `sending ${nameOf(ExchangeType, message.exchangeType)} response ${id}${
+          fragmentsText(datagrams)
+        }`,
+      );
+    }
+    for (const d of datagrams) this.#io.send(sa, d, message.from, message.localPort);
     if (failed) {
       await this.#io.destroy(sa, `${failed.name} failed`);
       return;
@@ -234,7 +246,29 @@ export class TaskManager {
     }
   }
 
-  #encode(message: OutgoingMessage, messageId: number): Uint8Array {
+  /** True when the request with `messageId` has been answered and the answer is cached. */
+  answered(messageId: number): boolean {
+    return this.#cachedResponse?.messageId === messageId;
+  }
+
+  /**
+   * Sends the cached response (all its fragments) again when `messageId` is the request it
+   * answered; false otherwise.
+   */
+  repeatResponse(messageId: number, to: Endpoint, localPort: number): boolean {
+    const cached = this.#cachedResponse;
+    if (cached?.messageId !== messageId) return false;
+    this.#sa.log.debug(`request ${messageId} retransmitted; repeating our response`);
+    for (const d of cached.datagrams) this.#io.send(this.#sa, d, to, localPort);
+    return true;
+  }
+
+  #encode(
+    message: OutgoingMessage,
+    messageId: number,
+    to: Endpoint,
+    localPort: number,
+  ): Uint8Array[] {
     const sa = this.#sa;
     const flags = (sa.initiator ? HeaderFlag.Initiator : 0) |
       (message.isResponse ? HeaderFlag.Response : 0);
@@ -248,9 +282,10 @@ export class TaskManager {
       messageId,
     };
     if (message.exchangeType === ExchangeType.IkeSaInit || !sa.protection) {
-      return encodeMessage(header, message.payloads);
+      return [encodeMessage(header, message.payloads)];
     }
-    return sa.protection.seal(header, message.payloads);
+    const budget = this.#io.fragmentBudget?.(sa, to, localPort);
+    return sealMessage(sa.protection, header, message.payloads, budget);
   }
 
   /** Stops timers; the SA is going away. */
@@ -260,4 +295,10 @@ export class TaskManager {
     this.#active = undefined;
     this.#queue.length = 0;
   }
+}
+
+function fragmentsText(datagrams: readonly Uint8Array[]): string {
+  if (datagrams.length === 1) return "";
+  const bytes = datagrams.reduce((n, d) => n + d.length, 0);
+  return ` in ${datagrams.length} fragments (${bytes} bytes)`;
 }

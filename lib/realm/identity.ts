@@ -4,7 +4,7 @@
  * final dot); distinguished names compare attribute by attribute; everything else byte by
  * byte.
  */
-import { IdType } from "../ike/mod.ts";
+import { IdType } from "../ike/constants.ts";
 import { bytesEqual } from "../wire/mod.ts";
 import { decodeDistinguishedName, type DistinguishedName, dnEquals } from "./distinguished_name.ts";
 

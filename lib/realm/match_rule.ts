@@ -17,7 +17,8 @@
  * Names, addresses and EAP identities compare without case. See lib/realm/README.md for the
  * precedence between rules.
  */
-import { IdentitySyntaxError, IdType, parseIdentity } from "../ike/mod.ts";
+import { IdType } from "../ike/constants.ts";
+import { IdentitySyntaxError, parseIdentity } from "../ike/payloads/mod.ts";
 import { compareAddresses, tryParseIpAddress } from "../wire/mod.ts";
 import {
   attributeCount,

@@ -52,7 +52,7 @@ const FULL_EXAMPLE = `<?xml version="1.0" encoding="UTF-8"?>
     <tunnel_interface name="rhp1" address="10.1.0.1/24" mtu="auto"/>
     <ike suites="aes128gcm16-prfsha256-ecp256 aes256-sha256-modp2048" dpd="15s"
          dpd_action="restart" rekey="2h" retransmit_timeout="2s" retransmit_tries="3"
-         nat_t="force" fragmentation="no" mobike="yes"/>
+         nat_t="force" fragmentation="no" fragment_size="576" mobike="yes"/>
     <esp suites="aes128gcm16 aes256-sha256" rekey="30m" replay_window="2048" pfs="no"/>
     <traffic local="10.1.0.0/24 2001:db8:1::/48" remote="10.2.0.0/24 203.0.113.7"/>
     <peer id="fqdn:GW2.example.com" address="198.51.100.2" port="4500" auto="start"/>
@@ -94,6 +94,7 @@ Deno.test("parses a full example to the expected values", () => {
           retransmitTries: 3,
           natT: "force",
           fragmentation: false,
+          fragmentSize: 576,
           mobike: true,
         },
         esp: {
@@ -126,6 +127,7 @@ Deno.test("parses a full example to the expected values", () => {
           retransmitTries: 5,
           natT: "auto",
           fragmentation: true,
+          fragmentSize: 1280,
           mobike: false,
         },
         esp: { suites: DEFAULT_ESP_SUITES, rekey: 3600, replayWindow: 1024, pfs: true },
@@ -155,6 +157,7 @@ Deno.test("fills documented defaults for a minimal realm", () => {
   assertEquals(realm.ike.rekey, 14400);
   assertEquals(realm.ike.natT, "auto");
   assertEquals(realm.ike.fragmentation, true);
+  assertEquals(realm.ike.fragmentSize, 1280);
   assertEquals(realm.ike.mobike, false);
   assertEquals(realm.esp, {
     suites: DEFAULT_ESP_SUITES,
@@ -193,7 +196,7 @@ Deno.test("rejects an unknown element naming it, its parent and its line", () =>
   assertEquals(
     e.message,
     "conf/rockhopper.xml:4: <tunnel_interfce>: unknown element inside <realm> " +
-      "(allowed here: <tunnel_interface>, <ike>, <esp>, <traffic>, <peer>)",
+      "(allowed here: <tunnel_interface>, <ike>, <esp>, <traffic>, <peer>, <pool>, <request_address>)",
   );
 });
 
@@ -377,6 +380,8 @@ Deno.test("rejects bad choice, yes/no and integer values", () => {
   assert(e.message.includes("<esp replay_window>: 8192 is out of range 32-4096"), e.message);
   e = configError(oneRealm(`    <esp replay_window="100"/>`));
   assert(e.message.includes("<esp replay_window>: 100 is not a multiple of 32"), e.message);
+  e = configError(oneRealm(`    <ike fragment_size="500"/>`));
+  assert(e.message.includes("<ike fragment_size>: 500 is out of range 576-9000"), e.message);
   e = configError(oneRealm(`    <peer id="fqdn:a.example.com" port="5OO"/>`));
   assert(e.message.includes('<peer port>: "5OO" is not a whole number'), e.message);
   e = configError(oneRealm("", 'id="0" name="x"'));
@@ -573,7 +578,7 @@ Deno.test("rejects auth.xml structure errors", () => {
   assert(e.message.includes("<realm>: missing required element <my_auth>"), e.message);
   e = authError(authWith(`    <my_auth method="eap" id="fqdn:a.example.com"/>`));
   assert(
-    e.message.includes('<my_auth method>: unsupported method "eap" (supported: psk)'),
+    e.message.includes('<my_auth method>: unsupported method "eap" (supported: psk, cert)'),
     e.message,
   );
   e = authError(
@@ -685,4 +690,70 @@ Deno.test("cross-check: warns about a key for a peer the realm does not list", (
     "in conf/rockhopper.xml: it cannot connect until it is listed there",
   ]);
   assert(!warnings[0]!.includes(GOOD_KEY));
+});
+
+Deno.test("reads certificate authentication and resolves file paths against auth.xml", () => {
+  const auth = parseAuthConfig(
+    `<rockhopper_auth version="1">
+  <realm id="1">
+    <my_auth method="cert" id="fqdn:gw1.example.com" cert="certs/gw1.pem" key="/etc/rh/gw1.key"
+             chain="certs/int1.pem certs/int2.pem"/>
+    <ca file="ca/root.pem"/>
+    <crl file="crl/root.crl"/>
+    <peer id="fqdn:gw2.example.com" auth="cert"/>
+  </realm>
+</rockhopper_auth>`,
+    "/etc/rockhopper/auth.xml",
+  );
+  const realm = auth.realms[0]!;
+  assertEquals(realm.myAuth.method, "cert");
+  assertEquals(realm.myAuth.cert, "/etc/rockhopper/certs/gw1.pem");
+  assertEquals(realm.myAuth.key, "/etc/rh/gw1.key");
+  assertEquals(realm.myAuth.chain, [
+    "/etc/rockhopper/certs/int1.pem",
+    "/etc/rockhopper/certs/int2.pem",
+  ]);
+  assertEquals(realm.cas, ["/etc/rockhopper/ca/root.pem"]);
+  assertEquals(realm.crls, ["/etc/rockhopper/crl/root.crl"]);
+  assertEquals(realm.peers[0]!.auth, "cert");
+  assertEquals(realm.peers[0]!.psk, undefined);
+});
+
+Deno.test("rejects a certificate peer without a CA and a psk on a certificate peer", () => {
+  const me = `    <my_auth method="psk" id="fqdn:a.example.com"/>\n`;
+  let e = authError(authWith(`${me}    <peer id="fqdn:b.example.com" auth="cert"/>`));
+  assert(e.message.includes('auth="cert" needs at least one <ca file="..."/>'), e.message);
+  e = authError(
+    authWith(
+      `${me}    <ca file="root.pem"/>\n    <peer id="fqdn:b.example.com" auth="cert" psk="${GOOD_KEY}"/>`,
+    ),
+  );
+  assert(e.message.includes('a peer with auth="cert" has no psk'), e.message);
+  assert(!e.message.includes(GOOD_KEY), "the key is not in the message");
+});
+
+Deno.test("reads <role> rules and rejects malformed ones with the attribute named", () => {
+  const auth = parseAuthConfig(
+    `<rockhopper_auth version="1">
+  <realm id="1">
+    <my_auth method="psk" id="fqdn:gw1.example.com" psk="${GOOD_KEY}"/>
+    <role type="fqdn" match="example.com"/>
+    <role type="any"/>
+  </realm>
+</rockhopper_auth>`,
+    AUTH_FILE,
+  );
+  assertEquals(auth.realms[0]!.roles, [
+    { type: "fqdn", match: "example.com", auth: "psk" },
+    { type: "any", auth: "psk" },
+  ]);
+  const me = `    <my_auth method="psk" id="fqdn:a.example.com" psk="${GOOD_KEY}"/>\n`;
+  let e = authError(authWith(`${me}    <role type="dn" match="OU="/>`));
+  assert(e.message.includes("<role match>") && e.message.includes("empty value"), e.message);
+  e = authError(authWith(`${me}    <role type="planet" match="earth"/>`));
+  assert(e.message.includes("<role type>") && e.message.includes("not a role type"), e.message);
+  e = authError(
+    authWith(`    <my_auth method="psk" id="fqdn:a.example.com"/>\n    <role type="any"/>`),
+  );
+  assert(e.message.includes("add psk to <my_auth>"), e.message);
 });

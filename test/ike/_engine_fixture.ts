@@ -4,7 +4,7 @@
  */
 import type { AuthConfig, RealmConfig } from "../../lib/config/types.ts";
 import { NodeCryptoProvider } from "../../lib/crypto/node_provider.ts";
-import { LocalPskAuthService } from "../../lib/auth/mod.ts";
+import { type AuthService, LocalAuthService } from "../../lib/auth/mod.ts";
 import { IkeEngine, type IkeTransport } from "../../lib/ike/engine.ts";
 import type { IkeSa } from "../../lib/ike/ike_sa.ts";
 import {
@@ -15,7 +15,13 @@ import {
 } from "../../lib/ike/realm_policy.ts";
 import { espSuitesByName, ikeSuitesByName } from "../../lib/ike/suites.ts";
 import { selectorFromCidr } from "../../lib/ike/traffic_selectors.ts";
-import type { ChildSaInstaller, NegotiatedChildSa } from "../../lib/ike/tasks/task.ts";
+import { parseIdentity } from "../../lib/ike/payloads/mod.ts";
+import { exactIdRule, parseMatchRule } from "../../lib/realm/mod.ts";
+import type {
+  ChildSaInstaller,
+  NegotiatedChildSa,
+  VirtualIpInstaller,
+} from "../../lib/ike/tasks/task.ts";
 import type { ChildSaRecord } from "../../lib/ike/ike_sa.ts";
 import type { Endpoint } from "../../lib/net/datagram.ts";
 
@@ -33,6 +39,8 @@ export interface RealmSpec {
   lifecycle?: Partial<LifecyclePolicy>;
   /** `<ike nat_t>`; default `force` (ESP in UDP, as against strongSwan's kernel-libipsec). */
   natT?: NatTraversalMode;
+  /** `<role>` rules beyond the listed peers. */
+  roles?: { type: string; match?: string }[];
 }
 
 export function realm(spec: RealmSpec): RealmPolicy {
@@ -50,6 +58,10 @@ export function realm(spec: RealmSpec): RealmPolicy {
       port: p.port ?? 500,
       auto: "add",
     })),
+    rules: [
+      ...spec.peers.map((p) => exactIdRule(parseIdentity(p.id), p.id)),
+      ...(spec.roles ?? []).map((r) => parseMatchRule(r.type, r.match)),
+    ],
     natT: spec.natT ?? "force",
     replayWindow: 1024,
     lifecycle: {
@@ -73,9 +85,12 @@ export function authConfig(
       myAuth: { method: "psk", id: localId },
       peers: Object.entries(peers).map(([id, psk]) => ({
         id,
+        auth: "psk" as const,
         psk,
         pskBytes: new TextEncoder().encode(psk),
       })),
+      cas: [],
+      crls: [],
     }],
   };
 }
@@ -137,11 +152,15 @@ export interface Side {
 export function side(wire: Wire, address: string, realms: RealmPolicy[], auth: AuthConfig, opts: {
   retransmitMs?: number;
   cookieThreshold?: number;
+  /** Where addresses a peer assigns us go (CFG_REPLY); default nowhere. */
+  virtualIps?: VirtualIpInstaller;
+  /** An AuthService with certificates (LocalAuthService.create); default PSK only. */
+  authService?: AuthService;
 } = {}): Side {
   const installer = new RecordingInstaller();
   const engine = new IkeEngine({
     crypto,
-    auth: new LocalPskAuthService(auth, crypto),
+    auth: opts.authService ?? LocalAuthService.withoutCertificates(auth, crypto),
     realms,
     childSas: installer,
     transport: wire.transport(address),
@@ -150,6 +169,7 @@ export function side(wire: Wire, address: string, realms: RealmPolicy[], auth: A
     retransmit: { initialTimeoutMs: opts.retransmitMs ?? 200, factor: 1.5, retries: 4 },
     halfOpenTimeoutMs: 5000,
     ...(opts.cookieThreshold === undefined ? {} : { cookieThreshold: opts.cookieThreshold }),
+    ...(opts.virtualIps === undefined ? {} : { virtualIps: opts.virtualIps }),
   });
   wire.engines.set(address, engine);
   return { engine, installer, address };

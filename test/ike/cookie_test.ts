@@ -62,8 +62,11 @@ Deno.test("a flood above the half-open threshold gets COOKIEs and creates no sta
       realms: [{
         id: 1,
         myAuth: { method: "psk", id: "fqdn:b.example.com" },
+        cas: [],
+        crls: [],
         peers: [{
           id: "fqdn:a.example.com",
+          auth: "psk",
           psk: "a-long-enough-test-psk-0123456789",
           pskBytes: new TextEncoder().encode("a-long-enough-test-psk-0123456789"),
         }],

@@ -4,7 +4,7 @@
  * "force" and behind a NAT, and the refusals of "no".
  */
 import { assert, assertEquals } from "../_assert.ts";
-import { LocalPskAuthService } from "../../lib/auth/mod.ts";
+import { LocalAuthService } from "../../lib/auth/mod.ts";
 import { NotifyType, PayloadType } from "../../lib/ike/constants.ts";
 import { IkeEngine, type IkeTransport } from "../../lib/ike/engine.ts";
 import { IkeSaState } from "../../lib/ike/ike_sa.ts";
@@ -91,7 +91,7 @@ function engineSide(options: {
   const installer = new RecordingInstaller();
   const engine = new IkeEngine({
     crypto,
-    auth: new LocalPskAuthService(
+    auth: LocalAuthService.withoutCertificates(
       authConfig(1, options.localId, { [options.peerId]: PSK }),
       crypto,
     ),

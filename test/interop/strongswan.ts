@@ -54,6 +54,13 @@ export const DEFAULT_PLUGINS: readonly string[] = [
   "vici",
 ];
 
+/**
+ * Plugins appended to {@link DEFAULT_PLUGINS} when the peer authenticates with certificates:
+ * `revocation` checks the CRLs of `x509crl/`, `constraints` enforces name and path-length
+ * constraints (`pem pkcs1 pkcs8 x509 pubkey` are always loaded).
+ */
+export const CERT_PLUGINS: readonly string[] = ["revocation", "constraints"];
+
 /** charon debug subsystems (`charondebug` names). */
 export type CharonLogSubsystem =
   | "dmn"
@@ -95,8 +102,13 @@ export interface StrongSwanPeerOptions {
   localId: string;
   /** The peer's IKE identity; `%any` accepts any. */
   remoteId: string;
-  /** Pre-shared key (both directions). */
-  psk: string;
+  /** Pre-shared key (both directions); required unless {@link cert} is set. */
+  psk?: string;
+  /**
+   * Certificate (public key) authentication in both directions instead of the PSK: `auth =
+   * pubkey` on both sides, the files copied into this peer's private swanctl directory.
+   */
+  cert?: StrongSwanCertOptions;
   /** IKE proposals, default `aes128gcm16-prfsha256-ecp256`. */
   ikeProposals?: string;
   /** ESP proposals, default `aes128gcm16`. */
@@ -131,10 +143,22 @@ export interface StrongSwanPeerOptions {
   dpdAction?: "clear" | "trap" | "restart";
   /** `fragmentation` (default charon's: yes). */
   fragmentation?: "yes" | "accept" | "force" | "no";
+  /**
+   * `charon.fragment_size`: the largest IP datagram of an IKE fragment charon sends (its
+   * default: 1280).
+   */
+  fragmentSize?: number;
   /** `mobike` (default charon's: yes). */
   mobike?: boolean;
   /** `encap` forces UDP encapsulation (kernel-libipsec fakes NAT detection anyway). */
   encap?: boolean;
+  /** `vips` of the connection, e.g. `0.0.0.0`: ask the responder for an inner address. */
+  vips?: string;
+  /**
+   * An address pool this charon lends from as responder (`pools = rh-pool`): `addrs`, and
+   * further attributes by swanctl name or number (`dns`, `25` for INTERNAL_DNS_DOMAIN).
+   */
+  pool?: { addrs: string; attributes?: Readonly<Record<string, string>> };
   /** filelog levels per subsystem, merged over {@link DEFAULT_LOG_LEVELS}. */
   logLevels?: Partial<Record<CharonLogSubsystem, number>>;
   /** Log key material (`ike = 4`, `chd = 4`) so that captures can be decrypted. */
@@ -147,6 +171,65 @@ export interface StrongSwanPeerOptions {
   swanctlTimeoutMs?: number;
   /** When set, {@link StrongSwanPeer.stop} copies charon.log here as `<lab prefix>-<ns>-charon.log`. */
   artifactsDir?: string;
+}
+
+/**
+ * The credentials of a {@link StrongSwanPeer} that authenticates with a certificate. Files are
+ * copied (under their own names, which must therefore differ within one directory) into the
+ * peer's swanctl directory, which `swanctl --load-all --file` reads relative to swanctl.conf.
+ *
+ * @example
+ * ```ts
+ * const peer = new StrongSwanPeer(lab, { namespace: "swan", localAddress: "203.0.113.2",
+ *   remoteAddress: "203.0.113.1", localId: "gw-p256.example.com", remoteId: "gw-rsa.example.com",
+ *   cert: { cert: `${pki}/gw-p256.crt`, key: `${pki}/gw-p256.key`,
+ *     caCerts: [`${pki}/root.crt`, `${pki}/intermediate.crt`], crls: [`${pki}/intermediate.crl`] },
+ *   localTs: "10.2.0.0/24", remoteTs: "10.1.0.0/24", innerAddress: "10.2.0.1" });
+ * ```
+ */
+export interface StrongSwanCertOptions {
+  /** Our end-entity certificate (PEM or DER), copied into `x509/` and named in `certs`. */
+  cert: string;
+  /** Its private key (PKCS#8, PKCS#1 or SEC1; not encrypted), copied into `private/` (0600). */
+  key: string;
+  /**
+   * Trusted CA certificates, copied into `x509ca/`: the roots that anchor the peer's chain and
+   * the intermediates charon sends along with its own certificate.
+   */
+  caCerts: readonly string[];
+  /** Revocation lists, copied into `x509crl/` and consulted by the `revocation` plugin. */
+  crls?: readonly string[];
+  /** `send_cert` of the local side; charon's default (`ifasked`) when absent. */
+  sendCert?: "always" | "ifasked" | "never";
+  /** `revocation` of the remote side; charon's default (`relaxed`) when absent. */
+  revocation?: "strict" | "ifuri" | "relaxed";
+}
+
+/** The swanctl sub-directory and file name of every credential of `cert`. */
+export function swanctlCredentialFiles(
+  cert: StrongSwanCertOptions,
+): { source: string; subdir: string; name: string; mode: number }[] {
+  const entry = (source: string, subdir: string, mode = 0o644) => ({
+    source,
+    subdir,
+    name: source.slice(source.lastIndexOf("/") + 1),
+    mode,
+  });
+  const files = [
+    entry(cert.cert, "x509"),
+    entry(cert.key, "private", 0o600),
+    ...cert.caCerts.map((file) => entry(file, "x509ca")),
+    ...(cert.crls ?? []).map((file) => entry(file, "x509crl")),
+  ];
+  const seen = new Set<string>();
+  for (const file of files) {
+    const target = `${file.subdir}/${file.name}`;
+    if (seen.has(target)) {
+      throw new NetnsError(`Cannot place ${file.source} in swanctl/${target}: name used twice`);
+    }
+    seen.add(target);
+  }
+  return files;
 }
 
 /** One child SA from `swanctl --list-sas`. */
@@ -188,6 +271,9 @@ export interface IkeSaStatus {
   prfAlg: string;
   dhGroup: string;
   childSas: ChildSaStatus[];
+  /** Inner addresses the peer assigned charon (`local-vips`) and charon the peer (`remote-vips`). */
+  localVips: string[];
+  remoteVips: string[];
 }
 
 /** A nested vici message as printed by `swanctl --raw`. */
@@ -280,6 +366,8 @@ export function toIkeSaStatuses(messages: readonly ViciSection[]): IkeSaStatus[]
         encrAlg: str(ike, "encr-alg"),
         prfAlg: str(ike, "prf-alg"),
         dhGroup: str(ike, "dh-group"),
+        localVips: list(ike, "local-vips"),
+        remoteVips: list(ike, "remote-vips"),
         childSas: Object.values(children).flatMap((c) => {
           if (typeof c !== "object" || Array.isArray(c)) return [];
           return [{
@@ -346,7 +434,11 @@ export function renderStrongSwanConf(dir: string, options: StrongSwanPeerOptions
     ...(options.logKeys === true ? { ike: 4, chd: 4 } : {}),
     ...options.logLevels,
   };
-  const plugins = [...DEFAULT_PLUGINS, ...(options.extraPlugins ?? [])];
+  const plugins = [
+    ...DEFAULT_PLUGINS,
+    ...(options.cert !== undefined ? CERT_PLUGINS : []),
+    ...(options.extraPlugins ?? []),
+  ];
   const levelLines = Object.entries(levels).map(([k, v]) => `        ${k} = ${v}`).join("\n");
   return `# Generated by test/interop/strongswan.ts; deliberately does not include /etc/strongswan.d.
 charon {
@@ -376,7 +468,9 @@ ${levelLines}
             socket = unix://${dir}/run/charon.vici
         }
     }
-${options.extraCharonConfig ?? ""}
+${options.fragmentSize === undefined ? "" : `    fragment_size = ${options.fragmentSize}\n`}${
+    options.extraCharonConfig ?? ""
+  }
 }
 `;
 }
@@ -398,6 +492,8 @@ export function renderSwanctlConf(options: StrongSwanPeerOptions): string {
   }
   if (options.mobike !== undefined) connLines.push(`mobike = ${options.mobike ? "yes" : "no"}`);
   if (options.encap !== undefined) connLines.push(`encap = ${options.encap ? "yes" : "no"}`);
+  if (options.vips !== undefined) connLines.push(`vips = ${options.vips}`);
+  if (options.pool !== undefined) connLines.push(`pools = rh-pool`);
   const childLines = [
     `local_ts = ${options.localTs}`,
     `remote_ts = ${options.remoteTs}`,
@@ -415,17 +511,44 @@ export function renderSwanctlConf(options: StrongSwanPeerOptions): string {
   if (options.dpdAction !== undefined) childLines.push(`dpd_action = ${options.dpdAction}`);
   const indent = (lines: string[], n: number) => lines.map((l) => " ".repeat(n) + l).join("\n");
   const quote = (s: string) => `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+  const localLines: string[] = [];
+  const remoteLines: string[] = [];
+  let secrets = "";
+  if (options.cert !== undefined) {
+    localLines.push(`auth = pubkey`, `certs = ${swanctlCredentialFiles(options.cert)[0]!.name}`);
+    if (options.cert.sendCert !== undefined) {
+      localLines.push(`send_cert = ${options.cert.sendCert}`);
+    }
+    remoteLines.push(`auth = pubkey`);
+    if (options.cert.revocation !== undefined) {
+      remoteLines.push(`revocation = ${options.cert.revocation}`);
+    }
+  } else {
+    if (options.psk === undefined) {
+      throw new TypeError("Cannot render swanctl.conf: neither psk nor cert is set");
+    }
+    localLines.push(`auth = psk`);
+    remoteLines.push(`auth = psk`);
+    secrets = `secrets {
+    ike-${conn} {
+        id-local = ${quote(options.localId)}
+        id-remote = ${quote(options.remoteId)}
+        secret = ${quote(options.psk)}
+    }
+}
+`;
+  }
+  localLines.push(`id = ${quote(options.localId)}`);
+  remoteLines.push(`id = ${quote(options.remoteId)}`);
   return `# Generated by test/interop/strongswan.ts
 connections {
     ${conn} {
 ${indent(connLines, 8)}
         local {
-            auth = psk
-            id = ${quote(options.localId)}
+${indent(localLines, 12)}
         }
         remote {
-            auth = psk
-            id = ${quote(options.remoteId)}
+${indent(remoteLines, 12)}
         }
         children {
             ${child} {
@@ -434,14 +557,28 @@ ${indent(childLines, 16)}
         }
     }
 }
-secrets {
-    ike-${conn} {
-        id-local = ${quote(options.localId)}
-        id-remote = ${quote(options.remoteId)}
-        secret = ${quote(options.psk)}
+${secrets}${renderPools(options)}`;
+}
+
+/** The `pools` section for {@link StrongSwanPeerOptions.pool} ("" without one). */
+function renderPools(options: StrongSwanPeerOptions): string {
+  if (options.pool === undefined) return "";
+  const entries = { addrs: options.pool.addrs, ...options.pool.attributes };
+  const lines = Object.entries(entries).map(([k, v]) => `        ${k} = ${v}`).join("\n");
+  return `pools {
+    rh-pool {
+${lines}
     }
 }
 `;
+}
+
+/** One lease of a charon pool (`swanctl --list-pools --leases`). */
+export interface PoolLease {
+  pool: string;
+  address: string;
+  identity: string;
+  online: boolean;
 }
 
 /**
@@ -506,6 +643,14 @@ export class StrongSwanPeer {
     await Deno.writeTextFile(`${dir}/swanctl/swanctl.conf`, renderSwanctlConf(this.options), {
       mode: 0o600,
     });
+    if (this.options.cert !== undefined) {
+      for (const file of swanctlCredentialFiles(this.options.cert)) {
+        const target = `${dir}/swanctl/${file.subdir}/${file.name}`;
+        await Deno.mkdir(`${dir}/swanctl/${file.subdir}`, { recursive: true });
+        await Deno.copyFile(file.source, target);
+        await Deno.chmod(target, file.mode);
+      }
+    }
     if (this.options.innerAddress !== undefined) {
       await this.#lab.addAddress(this.options.namespace, `${this.options.innerAddress}/32`, "lo");
     }
@@ -582,6 +727,27 @@ export class StrongSwanPeer {
       ["--terminate", "--ike", ike, "--timeout", String(timeoutSeconds)],
       { timeoutMs: (timeoutSeconds + 5) * 1000 },
     );
+  }
+
+  /** Leases of this charon's pools (`swanctl --list-pools --leases --raw`). */
+  async listPoolLeases(): Promise<PoolLease[]> {
+    const result = await this.swanctl(["--list-pools", "--leases", "--raw"]);
+    const out: PoolLease[] = [];
+    for (const message of parseViciRaw(result.stdout)) {
+      for (const [pool, value] of Object.entries(message)) {
+        if (typeof value !== "object" || Array.isArray(value)) continue;
+        for (const lease of Object.values(sub(value, "leases"))) {
+          if (typeof lease !== "object" || Array.isArray(lease)) continue;
+          out.push({
+            pool,
+            address: str(lease, "address"),
+            identity: str(lease, "identity"),
+            online: str(lease, "status") === "online",
+          });
+        }
+      }
+    }
+    return out;
   }
 
   /** Current IKE SAs with their child SAs (`swanctl --list-sas --raw`). */

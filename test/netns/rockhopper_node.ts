@@ -76,6 +76,65 @@ export interface RockhopperPeerOptions {
   auto?: "start" | "add";
   /** The key shared with this peer (`<peer psk>` in auth.xml); absent: realm-wide key only. */
   psk?: string;
+  /**
+   * How the peer authenticates (`<peer auth>` in auth.xml): `cert` needs
+   * {@link RockhopperNodeOptions.caFiles}; `psk` (default) uses {@link psk} or the realm key.
+   */
+  auth?: "psk" | "cert";
+}
+
+/**
+ * Our own certificate (`<my_auth method="cert">` in auth.xml).
+ *
+ * @example
+ * ```ts
+ * const gw1 = new RockhopperNode(lab, { namespace: "gw1", listenAddress: "198.51.100.1",
+ *   tunnelInterface: "rhp1", tunnelAddress: "10.1.0.1/24", myId: "fqdn:gw-rsa.example.com",
+ *   myCert: { cert: `${pki}/gw-rsa.crt`, key: `${pki}/gw-rsa.key`,
+ *     chain: [`${pki}/intermediate.crt`] },
+ *   caFiles: [`${pki}/root.crt`], crlFiles: [`${pki}/intermediate.crl`],
+ *   peers: [{ id: "fqdn:gw-p256.example.com", address: "198.51.100.2", auto: "start",
+ *     auth: "cert" }] });
+ * ```
+ */
+export interface RockhopperCertOptions {
+  /** Certificate file (PEM or DER); copied into the node's directory. */
+  cert: string;
+  /** Its private key file (PEM, not encrypted); copied with mode 0600. */
+  key: string;
+  /** Intermediate CA certificate files sent along with ours (`chain`). */
+  chain?: readonly string[];
+}
+
+/** Where a certificate-related file of a node lives, relative to its auth.xml. */
+export interface NodeCredentialFile {
+  source: string;
+  /** Path relative to the node's directory (the folder of auth.xml). */
+  target: string;
+  mode: number;
+}
+
+/**
+ * The files {@link RockhopperNode.start} copies into the node's directory for certificate
+ * authentication, under fixed names (`pki/my.crt`, `pki/my.key`, `pki/chain-0.crt`,
+ * `pki/ca-0.crt`, `pki/crl-0.crl`, ...) that {@link renderAuthXml} refers to.
+ */
+export function nodeCredentialFiles(options: RockhopperNodeOptions): NodeCredentialFile[] {
+  const files: NodeCredentialFile[] = [];
+  if (options.myCert !== undefined) {
+    files.push({ source: options.myCert.cert, target: "pki/my.crt", mode: 0o644 });
+    files.push({ source: options.myCert.key, target: "pki/my.key", mode: 0o600 });
+    (options.myCert.chain ?? []).forEach((source, i) =>
+      files.push({ source, target: `pki/chain-${i}.crt`, mode: 0o644 })
+    );
+  }
+  (options.caFiles ?? []).forEach((source, i) =>
+    files.push({ source, target: `pki/ca-${i}.crt`, mode: 0o644 })
+  );
+  (options.crlFiles ?? []).forEach((source, i) =>
+    files.push({ source, target: `pki/crl-${i}.crl`, mode: 0o644 })
+  );
+  return files;
 }
 
 /** Options of {@link RockhopperNode}. */
@@ -113,14 +172,28 @@ export interface RockhopperNodeOptions {
   pfs?: boolean;
   /** `<ike nat_t>`: `auto` (the appliance's default), `force` or `no`. */
   natT?: "auto" | "force" | "no";
+  /** `<ike fragmentation>` (the appliance's default: yes). */
+  fragmentation?: boolean;
+  /** `<ike fragment_size>`: largest IP datagram of an IKE fragment (default 1280). */
+  fragmentSize?: number;
   /** Our traffic selectors; the tunnel network when absent. */
   trafficLocal?: readonly string[];
   /** The peers' traffic selectors; the tunnel network when absent. */
   trafficRemote?: readonly string[];
+  /** `<pool>`: inner addresses (and DNS settings) the realm lends to peers. */
+  pool?: { address: string; dns?: string; domain?: string; subnets?: string };
+  /** `<request_address family>`: ask the responder for an inner address. */
+  requestAddress?: "ipv4" | "ipv6" | "both";
   /** Our identity (`<my_auth id>`), e.g. `fqdn:gw1.example.com`. */
   myId: string;
   /** Realm-wide key (`<my_auth psk>`). */
   realmPsk?: string;
+  /** Our certificate: `<my_auth method="cert">` instead of `psk` (then no {@link realmPsk}). */
+  myCert?: RockhopperCertOptions;
+  /** Trusted CA certificate files for peers with `auth: "cert"` (`<ca file>`). */
+  caFiles?: readonly string[];
+  /** Revocation lists checked for peer certificates (`<crl file>`). */
+  crlFiles?: readonly string[];
   /** Peers of the realm with their keys. */
   peers: readonly RockhopperPeerOptions[];
   /**
@@ -131,6 +204,18 @@ export interface RockhopperNodeOptions {
   webUsers?: readonly { user: string; hash: string; realm: "any" | number }[];
   /** `-l` level, default `debug`. Never `private` in tests that check logs for secrets. */
   logLevel?: "error" | "warn" | "info" | "debug" | "trace" | "private";
+  /** `-u`: the user the main process switches to once its devices and sockets are open. */
+  mainUser?: string;
+  /**
+   * `-s`: the user the secure process switches to. auth.xml and the key store are given to
+   * `uid`/`gid` (only it may read them) and the node's directory is made traversable.
+   */
+  secureUser?: { spec: string; uid: number; gid: number };
+  /**
+   * Deno permission flags of the main process instead of `--allow-all`; `{dir}` stands for
+   * the node's directory, e.g. `--allow-read={dir}/rockhopper.xml`.
+   */
+  denoPermissions?: readonly string[];
 }
 
 function escapeXml(s: string): string {
@@ -170,6 +255,12 @@ export function renderRockhopperXml(options: RockhopperNodeOptions): string {
     retransmit_timeout: options.retransmitTimeout,
     retransmit_tries: options.retransmitTries,
     nat_t: options.natT,
+    fragmentation: options.fragmentation === undefined
+      ? undefined
+      : options.fragmentation
+      ? "yes"
+      : "no",
+    fragment_size: options.fragmentSize,
   });
   if (ike !== "") lines.push(`    <ike${ike}/>`);
   const esp = attributes({
@@ -183,6 +274,10 @@ export function renderRockhopperXml(options: RockhopperNodeOptions): string {
     remote: join(options.trafficRemote),
   });
   if (traffic !== "") lines.push(`    <traffic${traffic}/>`);
+  if (options.pool !== undefined) lines.push(`    <pool${attributes({ ...options.pool })}/>`);
+  if (options.requestAddress !== undefined) {
+    lines.push(`    <request_address${attributes({ family: options.requestAddress })}/>`);
+  }
   for (const peer of options.peers) {
     lines.push(
       `    <peer${
@@ -200,10 +295,32 @@ export function renderAuthXml(options: RockhopperNodeOptions): string {
     `<?xml version="1.0" encoding="UTF-8"?>`,
     `<rockhopper_auth version="1">`,
     `  <realm${attributes({ id: options.realmId ?? 1 })}>`,
-    `    <my_auth${attributes({ method: "psk", id: options.myId, psk: options.realmPsk })}/>`,
   ];
+  const files = nodeCredentialFiles(options);
+  const targets = (prefix: string) =>
+    files.filter((f) => f.target.startsWith(prefix)).map((f) => f.target);
+  if (options.myCert === undefined) {
+    lines.push(
+      `    <my_auth${attributes({ method: "psk", id: options.myId, psk: options.realmPsk })}/>`,
+    );
+  } else {
+    const chain = targets("pki/chain-");
+    lines.push(`    <my_auth${
+      attributes({
+        method: "cert",
+        id: options.myId,
+        cert: "pki/my.crt",
+        key: "pki/my.key",
+        chain: chain.length > 0 ? chain.join(" ") : undefined,
+      })
+    }/>`);
+  }
+  for (const file of targets("pki/ca-")) lines.push(`    <ca${attributes({ file })}/>`);
+  for (const file of targets("pki/crl-")) lines.push(`    <crl${attributes({ file })}/>`);
   for (const peer of options.peers) {
-    if (peer.psk !== undefined) {
+    if (peer.auth === "cert") {
+      lines.push(`    <peer${attributes({ id: peer.id, auth: "cert" })}/>`);
+    } else if (peer.psk !== undefined) {
       lines.push(`    <peer${attributes({ id: peer.id, psk: peer.psk })}/>`);
     }
   }
@@ -267,12 +384,30 @@ export class RockhopperNode {
     this.#dir = dir;
     await Deno.writeTextFile(`${dir}/rockhopper.xml`, renderRockhopperXml(this.options));
     await Deno.writeTextFile(`${dir}/auth.xml`, renderAuthXml(this.options), { mode: 0o600 });
+    for (const file of nodeCredentialFiles(this.options)) {
+      await Deno.mkdir(`${dir}/pki`, { recursive: true, mode: 0o700 });
+      await Deno.copyFile(file.source, `${dir}/${file.target}`);
+      await Deno.chmod(`${dir}/${file.target}`, file.mode);
+    }
+    const secureUser = this.options.secureUser;
+    if (secureUser !== undefined) {
+      // Only the -s user may read the secrets; everyone may traverse to rockhopper.xml.
+      await Deno.chmod(dir, 0o711);
+      await Deno.chmod(`${dir}/rockhopper.xml`, 0o644);
+      await Deno.chown(`${dir}/auth.xml`, secureUser.uid, secureUser.gid);
+      for (const file of nodeCredentialFiles(this.options)) {
+        await Deno.chown(`${dir}/pki`, secureUser.uid, secureUser.gid);
+        await Deno.chown(`${dir}/${file.target}`, secureUser.uid, secureUser.gid);
+      }
+    }
+    const permissions = (this.options.denoPermissions ?? ["--allow-all"])
+      .map((flag) => flag.replaceAll("{dir}", dir));
     this.#process = this.#lab.spawn(
       this.options.namespace,
       [
         denoExecutable(),
         "run",
-        "--allow-all",
+        ...permissions,
         "--config",
         `${REPO_ROOT}deno.json`,
         `${REPO_ROOT}main.ts`,
@@ -282,6 +417,8 @@ export class RockhopperNode {
         `${dir}/auth.xml`,
         "-l",
         this.options.logLevel ?? "debug",
+        ...(this.options.mainUser === undefined ? [] : ["-u", this.options.mainUser]),
+        ...(secureUser === undefined ? [] : ["-s", secureUser.spec]),
       ],
       { logFile: `${dir}/rockhopper.log`, env: { DENO_NO_UPDATE_CHECK: "1" } },
     );

@@ -25,6 +25,7 @@
 import { ByteReader, ByteWriter, DecodeError } from "../../wire/mod.ts";
 import { GENERIC_PAYLOAD_HEADER_LENGTH, nameOf, PayloadType } from "../constants.ts";
 import { authLength, decodeAuth, encodeAuth } from "./auth.ts";
+import { cpLength, decodeCp, encodeCp } from "./cp.ts";
 import { decodeDelete, deleteLength, encodeDelete } from "./delete.ts";
 import { UnsupportedCriticalPayloadError } from "./errors.ts";
 import { decodeGenericHeader, encodeGenericHeader, type GenericHeader } from "./generic.ts";
@@ -186,6 +187,8 @@ function decodeBody(
       return decodeTs(body, PayloadType.TsResponder);
     case PayloadType.Encrypted:
       return decodeEncrypted(body, generic.nextPayload);
+    case PayloadType.Configuration:
+      return decodeCp(body);
   }
   if (OPAQUE_PAYLOAD_TYPES.has(type)) {
     return decodeOpaque(body, {
@@ -231,6 +234,8 @@ export function payloadBodyLength(payload: Payload): number {
       return tsLength(payload);
     case PayloadType.Encrypted:
       return encryptedLength(payload);
+    case PayloadType.Configuration:
+      return cpLength(payload);
     default:
       return opaqueLength(payload);
   }
@@ -261,6 +266,8 @@ function encodeBody(payload: Payload, writer: ByteWriter): void {
       return encodeTs(payload, writer);
     case PayloadType.Encrypted:
       return encodeEncrypted(payload, writer);
+    case PayloadType.Configuration:
+      return encodeCp(payload, writer);
     default:
       return encodeOpaque(payload, writer);
   }

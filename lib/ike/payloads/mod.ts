@@ -29,6 +29,13 @@ export { decodeDelete, deleteLength, encodeDelete } from "./delete.ts";
 export { decodeVendorId, encodeVendorId, vendorIdLength } from "./vendor_id.ts";
 export { decodeTs, encodeTs, tsLength } from "./ts.ts";
 export { decodeEncrypted, encodeEncrypted, encryptedLength } from "./sk.ts";
+export { CONFIG_ATTRIBUTE_LENGTHS, cpLength, decodeCp, encodeCp } from "./cp.ts";
+export {
+  decodeFragmentNumbers,
+  encodeFragmentNumbers,
+  FRAGMENT_FIELDS_LENGTH,
+  type FragmentNumbers,
+} from "./skf.ts";
 export {
   decodeOpaque,
   decodeUnknown,

@@ -1,6 +1,6 @@
 /**
- * Payloads this release passes through as raw bodies: CERT (§3.6), CERTREQ (§3.7), CP
- * (§3.15), EAP (§3.16), SKF (RFC 7383 §2.5), and payload types it does not know at all.
+ * Payloads this release passes through as raw bodies: CERT (§3.6), CERTREQ (§3.7), EAP
+ * (§3.16), SKF (RFC 7383 §2.5), and payload types it does not know at all.
  * Their body layout after the generic header is:
  *
  * ```
@@ -23,7 +23,6 @@ import type { OpaquePayload, UnknownPayload } from "./types.ts";
 export const OPAQUE_PAYLOAD_TYPES: ReadonlySet<number> = new Set([
   PayloadType.Certificate,
   PayloadType.CertificateRequest,
-  PayloadType.Configuration,
   PayloadType.Eap,
   PayloadType.EncryptedFragment,
 ]);
@@ -51,7 +50,7 @@ export function decodeOpaque(
  *
  * @example
  * ```ts
- * encodeOpaque({ type: PayloadType.Configuration, critical: false, body: cp }, writer);
+ * encodeOpaque({ type: PayloadType.Eap, critical: false, body: eap }, writer);
  * ```
  */
 export function encodeOpaque(value: OpaquePayload, writer: ByteWriter): void {

@@ -120,12 +120,26 @@ export interface EncryptedPayload {
   body: Uint8Array;
 }
 
-/** CERT / CERTREQ / CP / EAP and anything else this release passes through as bytes. */
+/** One configuration attribute (RFC 7296 §3.15.1); an empty value asks for that item. */
+export interface ConfigAttribute {
+  /** Attribute Type (15 bits), see `ConfigAttributeType`. */
+  type: number;
+  value: Uint8Array;
+}
+
+/** CP (RFC 7296 §3.15): CFG_REQUEST / CFG_REPLY / CFG_SET / CFG_ACK with its attributes. */
+export interface CpPayload {
+  type: typeof PayloadType.Configuration;
+  /** CFG Type, see `ConfigType`. */
+  cfgType: number;
+  attributes: ConfigAttribute[];
+}
+
+/** CERT / CERTREQ / EAP and anything else this release passes through as bytes. */
 export interface OpaquePayload {
   type:
     | typeof PayloadType.Certificate
     | typeof PayloadType.CertificateRequest
-    | typeof PayloadType.Configuration
     | typeof PayloadType.Eap
     | typeof PayloadType.EncryptedFragment;
   critical: boolean;
@@ -156,6 +170,7 @@ export type Payload =
   | VendorIdPayload
   | TsPayload
   | EncryptedPayload
+  | CpPayload
   | OpaquePayload
   | UnknownPayload;
 

@@ -31,6 +31,12 @@ import { formatSelector, isCoveredBy, narrowSelectors } from "../traffic_selecto
 import { toHex } from "../../wire/mod.ts";
 import { randomNonce } from "./_ike_keys.ts";
 import { natTraversalRefusal } from "./ike_natd.ts";
+import {
+  localSelectorsFor,
+  narrowToAssigned,
+  proposedLocalSelectors,
+  remoteSelectorsFor,
+} from "./config_request.ts";
 import type { NegotiatedChildSa, Task, TaskServices, TaskStatus } from "./task.ts";
 
 /** Where a child is negotiated: inside IKE_AUTH, or in its own CREATE_CHILD_SA exchange. */
@@ -110,6 +116,7 @@ export class ChildCreateInitiatorTask implements Task {
   #spiIn = 0;
   #nonce: Uint8Array | undefined;
   #dh: DhExchange | undefined;
+  #proposed: { local: TrafficSelector[]; remote: TrafficSelector[] } | undefined;
 
   constructor(sa: IkeSa, services: TaskServices, exchange: ChildExchange = { kind: "ike_auth" }) {
     this.#sa = sa;
@@ -122,13 +129,17 @@ export class ChildCreateInitiatorTask implements Task {
       : "child_create";
   }
 
-  /** Our selectors: the replaced child's on a rekey, else the realm's. */
+  /**
+   * Our selectors as proposed (fixed at the first call): the replaced child's on a rekey, else
+   * the realm's, with our side any address or the assigned one when we ask for an inner address.
+   */
   #selectors(): { local: TrafficSelector[]; remote: TrafficSelector[] } {
     const old = this.#exchange.kind === "create_child_sa" ? this.#exchange.rekey : undefined;
     const realm = this.#sa.realm!;
-    return old
+    this.#proposed ??= old
       ? { local: old.localTs, remote: old.remoteTs }
-      : { local: realm.localTs, remote: realm.remoteTs };
+      : { local: [...proposedLocalSelectors(this.#sa, realm.localTs)], remote: realm.remoteTs };
+    return this.#proposed;
   }
 
   build(message: OutgoingMessage): Promise<TaskStatus> {
@@ -240,11 +251,16 @@ export class ChildCreateInitiatorTask implements Task {
         }
       }
     }
+    const localTs = narrowToAssigned(sa, tsi.selectors);
+    if (localTs.length === 0) {
+      sa.log.error(`${what}: answer TSi ${list(tsi.selectors)} lacks our assigned inner address`);
+      return giveUp();
+    }
     await installChild(sa, this.#services, {
       spiIn: this.#spiIn,
       spiOut: spiFromBytes(answer.spi),
       suite,
-      localTs: tsi.selectors,
+      localTs,
       remoteTs: tsr.selectors,
       udpEncapsulation: sa.udpEncapsulation,
       createdAt: Date.now(),
@@ -289,6 +305,7 @@ export class ChildCreateResponderTask implements Task {
     const tsi = message.get(PayloadType.TsInitiator);
     const tsr = message.get(PayloadType.TsResponder);
     if (!separate && !saPayload && !tsi && !tsr) return "done"; // childless IKE SA (RFC 6023)
+    if (!separate && sa.addressing.failed) return "done"; // INTERNAL_ADDRESS_FAILURE (§3.10.1)
     this.#wanted = true;
     const nonce = message.get(PayloadType.Nonce);
     if (!saPayload || !tsi || !tsr || (separate && !nonce)) {
@@ -321,8 +338,8 @@ export class ChildCreateResponderTask implements Task {
       return "done";
     }
     // The initiator's TSi is its side = our remote; its TSr is our local.
-    const remoteTs = narrowSelectors(tsi.selectors, realm.remoteTs);
-    const localTs = narrowSelectors(tsr.selectors, realm.localTs);
+    const remoteTs = narrowSelectors(tsi.selectors, remoteSelectorsFor(sa, realm.remoteTs));
+    const localTs = narrowSelectors(tsr.selectors, localSelectorsFor(sa, realm.localTs));
     if (remoteTs.length === 0 || localTs.length === 0) {
       sa.log.warn(
         `TS_UNACCEPTABLE for ${sa.remoteId}: peer proposed ${list(tsi.selectors)} === ${

@@ -1,9 +1,11 @@
 /**
- * IKE_AUTH identities and PSK authentication (RFC 7296 §1.2, §2.15).
+ * IKE_AUTH identities and authentication (RFC 7296 §1.2, §2.15; RFC 7427): shared keys, or
+ * certificates with signatures (CERT payloads carry our certificate and chain).
  *
  * InitiatorSignedOctets = RealMessage1 | NonceRData | prf(SK_pi, RestOfInitIDPayload)
  * ResponderSignedOctets = RealMessage2 | NonceIData | prf(SK_pr, RestOfRespIDPayload)
- * The AUTH value itself comes from the AuthService, which holds the keys.
+ * AUTH values, signatures and certificate checks come from the AuthService, which holds the
+ * keys; this task only assembles octets and payloads.
  */
 import { AuthUnavailableError } from "../../auth/mod.ts";
 import { prf } from "../../crypto/mod.ts";
@@ -13,7 +15,7 @@ import type { IkeSa } from "../ike_sa.ts";
 import { IkeSaState } from "../ike_sa.ts";
 import type { IncomingMessage, OutgoingMessage } from "../message.ts";
 import { formatIdentity, parseIdentity } from "../payloads/mod.ts";
-import type { IdPayload } from "../payloads/mod.ts";
+import type { AuthPayload, IdPayload, OpaquePayload } from "../payloads/mod.ts";
 import { realmForPeer } from "../realm_policy.ts";
 import type { Task, TaskServices, TaskStatus } from "./task.ts";
 
@@ -35,6 +37,99 @@ function idPayload(type: IdPayload["type"], text: string): IdPayload {
   return { type, idType, data };
 }
 
+function logEstablished(sa: IkeSa): void {
+  sa.log.info(
+    `IKE_SA established: ${sa.localId} [${sa.local.address}:${sa.local.port}] ↔ ${sa.remoteId} [${sa.remote.address}:${sa.remote.port}], ${
+      sa.suite!.name
+    }, realm ${sa.realm!.name}`,
+  );
+}
+
+/**
+ * Adds our CERT payloads (method cert) and AUTH for identity `id` to `message`. Throws
+ * AuthUnavailableError when the realm has no key for this peer.
+ */
+async function addOwnAuth(
+  sa: IkeSa,
+  services: TaskServices,
+  message: OutgoingMessage,
+  id: IdPayload,
+  peerId: string,
+): Promise<void> {
+  const realm = sa.realm!;
+  const octets = signedOctets(sa, sa.initiator, id);
+  if ((await services.auth.localMethod(realm.id)) === "cert") {
+    for (const body of await services.auth.localCertificates(realm.id)) {
+      message.add({ type: PayloadType.Certificate, critical: false, body });
+    }
+    const { method, data } = await services.auth.signAuth({
+      realmId: realm.id,
+      signedOctets: octets,
+      peerHashAlgorithms: sa.peerHashAlgorithms,
+    });
+    message.add({ type: PayloadType.Authentication, method, data });
+    return;
+  }
+  const data = await services.auth.computePskAuth({
+    realmId: realm.id,
+    peerId,
+    prf: sa.prf!.hash,
+    signedOctets: octets,
+  });
+  message.add({ type: PayloadType.Authentication, method: AuthMethod.SharedKeyMic, data });
+}
+
+/**
+ * Checks the peer's AUTH (and certificate) for identity `id`; returns why it fails, or
+ * undefined when it verifies. The method must be the one configured for this peer.
+ */
+async function verifyPeerAuth(
+  sa: IkeSa,
+  services: TaskServices,
+  message: IncomingMessage,
+  id: IdPayload,
+  auth: AuthPayload,
+  peerId: string,
+): Promise<string | undefined> {
+  const realm = sa.realm!;
+  const expected = await services.auth.peerMethod(realm.id, peerId);
+  const octets = signedOctets(sa, !sa.initiator, id);
+  if (auth.method === AuthMethod.SharedKeyMic) {
+    if (expected !== "psk" || !(await services.auth.hasPsk(realm.id, peerId))) {
+      return expected === "cert"
+        ? `${peerId} uses a shared key; realm ${realm.name} expects a certificate (auth="cert")`
+        : `realm ${realm.name} has no shared key for ${peerId}: add <peer id="${peerId}" psk="..."/> to auth.xml`;
+    }
+    const ok = await services.auth.verifyPskAuth({
+      realmId: realm.id,
+      peerId,
+      prf: sa.prf!.hash,
+      signedOctets: octets,
+      auth: auth.data,
+    });
+    return ok ? undefined : `AUTH from ${peerId} does not verify (different PSK?)`;
+  }
+  if (expected !== "cert") {
+    return `${peerId} uses auth method ${
+      nameOf(AuthMethod, auth.method)
+    }; realm ${realm.name} expects psk (set auth="cert" on its <peer> in auth.xml to accept certificates)`;
+  }
+  const certificates = message.all(PayloadType.Certificate).map((c) => (c as OpaquePayload).body);
+  const result = await services.auth.verifyCertificateAuth({
+    realmId: realm.id,
+    peerId,
+    idType: id.idType,
+    idData: id.data,
+    certificates,
+    method: auth.method,
+    data: auth.data,
+    signedOctets: octets,
+  });
+  if (!result.ok) return result.reason;
+  sa.log.info(`${peerId} authenticated with certificate ${result.subject}`);
+  return undefined;
+}
+
 export class IkeAuthInitiatorTask implements Task {
   readonly name = "ike_auth";
   readonly #sa: IkeSa;
@@ -51,24 +146,23 @@ export class IkeAuthInitiatorTask implements Task {
     const peer = sa.peer!;
     const idi = idPayload(PayloadType.IdInitiator, realm.localId);
     sa.localId = realm.localId;
-    let auth: Uint8Array;
+    message.add(idi);
+    message.add(idPayload(PayloadType.IdResponder, peer.id));
+    if ((await this.#services.auth.peerMethod(realm.id, peer.id)) === "cert") {
+      const request = await this.#services.auth.certificateRequest(realm.id);
+      if (request) {
+        message.add({ type: PayloadType.CertificateRequest, critical: false, body: request });
+      }
+    }
     try {
-      auth = await this.#services.auth.computePskAuth({
-        realmId: realm.id,
-        peerId: peer.id,
-        prf: sa.prf!.hash,
-        signedOctets: signedOctets(sa, true, idi),
-      });
+      await addOwnAuth(sa, this.#services, message, idi, peer.id);
     } catch (e) {
       if (!(e instanceof AuthUnavailableError)) throw e;
       sa.log.error(
-        `${e.message}: add <peer id="${peer.id}" psk="..."/> to realm ${realm.id} in auth.xml`,
+        `${e.message}: add <peer id="${peer.id}" psk="..."/> (or a certificate) to realm ${realm.id} in auth.xml`,
       );
       return "failed";
     }
-    message.add(idi);
-    message.add(idPayload(PayloadType.IdResponder, peer.id));
-    message.add({ type: PayloadType.Authentication, method: AuthMethod.SharedKeyMic, data: auth });
     message.notify(NotifyType.InitialContact);
     return "more";
   }
@@ -81,7 +175,7 @@ export class IkeAuthInitiatorTask implements Task {
       const name = nameOf(NotifyType, error.notifyType);
       sa.log.error(
         error.notifyType === NotifyType.AuthenticationFailed
-          ? `${peer.id} refused our authentication (AUTHENTICATION_FAILED): check the PSK for it in auth.xml and our identity ${sa.localId}`
+          ? `${peer.id} refused our authentication (AUTHENTICATION_FAILED): check the PSK or certificate for it in auth.xml and our identity ${sa.localId}`
           : `IKE_AUTH refused by ${peer.id}: ${name}`,
       );
       return "failed";
@@ -99,32 +193,14 @@ export class IkeAuthInitiatorTask implements Task {
       );
       return "failed";
     }
-    if (auth.method !== AuthMethod.SharedKeyMic) {
-      sa.log.error(
-        `AUTHENTICATION_FAILED: responder uses auth method ${
-          nameOf(AuthMethod, auth.method)
-        }, realm expects psk`,
-      );
-      return "failed";
-    }
-    const ok = await this.#services.auth.verifyPskAuth({
-      realmId: sa.realm!.id,
-      peerId: peer.id,
-      prf: sa.prf!.hash,
-      signedOctets: signedOctets(sa, false, idr),
-      auth: auth.data,
-    });
-    if (!ok) {
-      sa.log.error(`AUTHENTICATION_FAILED: AUTH from ${remoteId} does not verify (different PSK?)`);
+    const failure = await verifyPeerAuth(sa, this.#services, message, idr, auth, peer.id);
+    if (failure) {
+      sa.log.error(`AUTHENTICATION_FAILED: ${failure}`);
       return "failed";
     }
     sa.remoteId = remoteId;
     sa.state = IkeSaState.Established;
-    sa.log.info(
-      `IKE_SA established: ${sa.localId} [${sa.local.address}:${sa.local.port}] ↔ ${remoteId} [${sa.remote.address}:${sa.remote.port}], ${
-        sa.suite!.name
-      }, realm ${sa.realm!.name}`,
-    );
+    logEstablished(sa);
     return "done";
   }
 }
@@ -152,7 +228,7 @@ export class IkeAuthResponderTask implements Task {
     const auth = message.get(PayloadType.Authentication);
     if (!idi || !auth) {
       if (message.all(PayloadType.Eap).length > 0 || (idi && !auth)) {
-        return this.#fail("peer wants EAP, which this release does not offer");
+        return this.#fail("peer wants EAP, which this release does not offer yet");
       }
       this.#failure = NotifyType.InvalidSyntax;
       sa.log.warn("IKE_AUTH request lacks IDi or AUTH");
@@ -161,10 +237,19 @@ export class IkeAuthResponderTask implements Task {
     const peerId = formatIdentity(idi.idType, idi.data);
     sa.remoteId = peerId;
     sa.initialContact = message.notifies(NotifyType.InitialContact).length > 0;
-    const realm = realmForPeer(this.#services.realms, peerId);
+    let realm;
+    try {
+      realm = realmForPeer(
+        this.#services.realms,
+        idi,
+        message.get(PayloadType.IdResponder),
+      );
+    } catch (e) {
+      return this.#fail(`unreadable identity from ${sa.remote.address}: ${(e as Error).message}`);
+    }
     if (!realm) {
       return this.#fail(
-        `no realm lists peer ${peerId}: add <peer id="${peerId}"/> to a realm in rockhopper.xml and its psk to auth.xml`,
+        `no realm admits peer ${peerId}: add <peer id="${peerId}"/> to a realm in rockhopper.xml and its psk (or auth="cert") to auth.xml, or a matching <role>`,
       );
     }
     sa.realm = realm;
@@ -176,27 +261,8 @@ export class IkeAuthResponderTask implements Task {
         })`,
       );
     }
-    if (auth.method !== AuthMethod.SharedKeyMic) {
-      return this.#fail(
-        `peer ${peerId} uses auth method ${
-          nameOf(AuthMethod, auth.method)
-        }; realm ${realm.name} expects psk`,
-      );
-    }
-    if (!(await this.#services.auth.hasPsk(realm.id, peerId))) {
-      return this.#fail(
-        `realm ${realm.name} has no shared key for ${peerId}: add <peer id="${peerId}" psk="..."/> to auth.xml`,
-      );
-    }
-    const ok = await this.#services.auth.verifyPskAuth({
-      realmId: realm.id,
-      peerId,
-      prf: sa.prf!.hash,
-      signedOctets: signedOctets(sa, true, idi),
-      auth: auth.data,
-    });
-    if (!ok) return this.#fail(`AUTH from ${peerId} does not verify (different PSK?)`);
-    return "done";
+    const failure = await verifyPeerAuth(sa, this.#services, message, idi, auth, peerId);
+    return failure ? this.#fail(failure) : "done";
   }
 
   async build(message: OutgoingMessage): Promise<TaskStatus> {
@@ -208,20 +274,10 @@ export class IkeAuthResponderTask implements Task {
     const realm = sa.realm!;
     const idr = idPayload(PayloadType.IdResponder, realm.localId);
     sa.localId = realm.localId;
-    const auth = await this.#services.auth.computePskAuth({
-      realmId: realm.id,
-      peerId: sa.remoteId!,
-      prf: sa.prf!.hash,
-      signedOctets: signedOctets(sa, false, idr),
-    });
     message.add(idr);
-    message.add({ type: PayloadType.Authentication, method: AuthMethod.SharedKeyMic, data: auth });
+    await addOwnAuth(sa, this.#services, message, idr, sa.remoteId!);
     sa.state = IkeSaState.Established;
-    sa.log.info(
-      `IKE_SA established: ${sa.localId} [${sa.local.address}:${sa.local.port}] ↔ ${sa.remoteId} [${sa.remote.address}:${sa.remote.port}], ${
-        sa.suite!.name
-      }, realm ${realm.name}`,
-    );
+    logEstablished(sa);
     return "done";
   }
 }

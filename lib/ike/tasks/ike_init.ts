@@ -60,6 +60,7 @@ export class IkeInitInitiatorTask implements Task {
     });
     message.add({ type: PayloadType.KeyExchange, dhGroup: this.#group, keyData: sa.dh.publicKey });
     message.add({ type: PayloadType.Nonce, nonce: sa.nonceI });
+    if (sa.realm!.fragmentation !== false) message.notify(NotifyType.IkeFragmentationSupported);
     return Promise.resolve("more");
   }
 
@@ -127,6 +128,8 @@ export class IkeInitInitiatorTask implements Task {
       sa.log.error(`IKE_SA_INIT response has an unusable KE: ${(e as Error).message}`);
       return Promise.resolve("failed");
     }
+    sa.fragmentation = sa.realm!.fragmentation !== false &&
+      message.notifies(NotifyType.IkeFragmentationSupported).length > 0;
     establishKeys(sa, this.#services, suite, secret);
     sa.log.info(`IKE_SA_INIT done with ${sa.remote.address}: ${suite.name}`);
     return Promise.resolve("done");
@@ -193,6 +196,9 @@ export class IkeInitResponderTask implements Task {
     sa.nonceI = nonce.nonce;
     sa.nonceR = randomNonce(this.#services);
     sa.initRequest = message.raw;
+    // The realm is known only in IKE_AUTH: agree when any realm may fragment (RFC 7383 §2.3).
+    sa.fragmentation = message.notifies(NotifyType.IkeFragmentationSupported).length > 0 &&
+      this.#services.realms.some((r) => r.fragmentation !== false);
     this.#suite = selection.suite;
     this.#proposalNumber = selection.proposalNumber;
     establishKeys(sa, this.#services, selection.suite, secret);
@@ -215,6 +221,7 @@ export class IkeInitResponderTask implements Task {
       keyData: sa.dh!.publicKey,
     });
     message.add({ type: PayloadType.Nonce, nonce: sa.nonceR! });
+    if (sa.fragmentation) message.notify(NotifyType.IkeFragmentationSupported);
     return Promise.resolve("done");
   }
 }

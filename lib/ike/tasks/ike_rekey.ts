@@ -39,6 +39,7 @@ function successor(old: IkeSa, initiator: boolean, spiI: Uint8Array, spiR: Uint8
   sa.natLocal = old.natLocal;
   sa.natRemote = old.natRemote;
   sa.udpEncapsulation = old.udpEncapsulation;
+  sa.fragmentation = old.fragmentation;
   return sa;
 }
 

@@ -12,6 +12,8 @@ import type { IncomingMessage, OutgoingMessage } from "../message.ts";
 import type { ChildSaRecord, IkeSa } from "../ike_sa.ts";
 import type { RealmPolicy } from "../realm_policy.ts";
 import type { EspSuite } from "../suites.ts";
+import type { AddressPools } from "../address_pool.ts";
+import type { InternalAddress } from "../config_attributes.ts";
 
 /**
  * done: finished; more: needs another exchange; failed: the IKE SA cannot continue;
@@ -45,6 +47,16 @@ export interface ChildSaInstaller {
   inboundPackets?(child: ChildSaRecord): number;
 }
 
+/**
+ * Where inner addresses a peer assigned us (CFG_REPLY) go: the appliance puts them on the
+ * realm's device. `install` runs before the IKE_AUTH child SA is installed, so its routes can
+ * use the address as source.
+ */
+export interface VirtualIpInstaller {
+  install(sa: IkeSa, addresses: readonly InternalAddress[]): Promise<void>;
+  remove(sa: IkeSa, addresses: readonly InternalAddress[]): Promise<void>;
+}
+
 /** What tasks may use besides the IKE SA itself. */
 export interface TaskServices {
   crypto: CryptoProvider;
@@ -58,4 +70,8 @@ export interface TaskServices {
   allocateSpi(): number;
   /** Port for NAT-T (4500 unless a test says otherwise). */
   natTPort: number;
+  /** Address pools of realms with a `<pool>` (their leases outlive configuration changes). */
+  addressPools: AddressPools;
+  /** Installs addresses a peer assigned us; absent where there is no device (unit tests). */
+  virtualIps?: VirtualIpInstaller;
 }

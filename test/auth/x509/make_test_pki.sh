@@ -63,6 +63,11 @@ unique_subject = no
 preserve = yes
 copy_extensions = none
 default_crl_days = 7300
+# RFC 5280 §5.2.1: every CRL names its issuer's key; strongSwan finds CRLs only by it.
+crl_extensions = crl_ext
+
+[crl_ext]
+authorityKeyIdentifier = keyid:always
 
 [policy_any]
 countryName = optional

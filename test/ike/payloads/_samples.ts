@@ -1,6 +1,8 @@
 /** Sample payloads and messages shared by the message and robustness tests. */
 import {
   AuthMethod,
+  ConfigAttributeType,
+  ConfigType,
   DhGroup,
   EncrId,
   EsnId,
@@ -92,7 +94,11 @@ export const AUTH_INNER_PAYLOADS: Payload[] = [
   { type: PayloadType.CertificateRequest, critical: false, body: hex("04") },
   { type: PayloadType.IdResponder, idType: IdType.Ipv4Addr, data: hex("cb007101") },
   { type: PayloadType.Authentication, method: AuthMethod.SharedKeyMic, data: bytes(32, 5) },
-  { type: PayloadType.Configuration, critical: false, body: hex("01 000000 0001 0000") },
+  {
+    type: PayloadType.Configuration,
+    cfgType: ConfigType.CfgRequest,
+    attributes: [{ type: ConfigAttributeType.InternalIp4Address, value: new Uint8Array(0) }],
+  },
   {
     type: PayloadType.SecurityAssociation,
     proposals: [{
