@@ -199,7 +199,7 @@ export interface StrongSwanCertOptions {
   caCerts: readonly string[];
   /** Revocation lists, copied into `x509crl/` and consulted by the `revocation` plugin. */
   crls?: readonly string[];
-  /** `send_cert` of the local side; charon's default (`ifasked`) when absent. */
+  /** The connection's `send_cert`; charon's default (`ifasked`) when absent. */
   sendCert?: "always" | "ifasked" | "never";
   /** `revocation` of the remote side; charon's default (`relaxed`) when absent. */
   revocation?: "strict" | "ifuri" | "relaxed";
@@ -516,9 +516,8 @@ export function renderSwanctlConf(options: StrongSwanPeerOptions): string {
   let secrets = "";
   if (options.cert !== undefined) {
     localLines.push(`auth = pubkey`, `certs = ${swanctlCredentialFiles(options.cert)[0]!.name}`);
-    if (options.cert.sendCert !== undefined) {
-      localLines.push(`send_cert = ${options.cert.sendCert}`);
-    }
+    // send_cert is a connection-level setting in swanctl.conf (not one of `local`).
+    if (options.cert.sendCert !== undefined) connLines.push(`send_cert = ${options.cert.sendCert}`);
     remoteLines.push(`auth = pubkey`);
     if (options.cert.revocation !== undefined) {
       remoteLines.push(`revocation = ${options.cert.revocation}`);
