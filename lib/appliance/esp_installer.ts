@@ -23,6 +23,8 @@ import type { RealmRuntime } from "./realm_runtime.ts";
 interface InstalledChild {
   realm: RealmRuntime;
   entry: ChildSaEntry;
+  /** The pair that replaces this one after a peer's rekey; its outbound SA waits for our removal. */
+  successor?: ChildSaEntry;
   routes: string[];
 }
 
@@ -97,7 +99,14 @@ export class EspInstaller implements ChildSaInstaller {
       rangeToPrefixes(ts).map(parsePrefix)
     );
     const entry: ChildSaEntry = { inbound, outbound, remotePrefixes };
-    realm.sadb.installChild(entry);
+    const replaced = child.record.replaces && this.#children.get(child.record.replaces.spiIn);
+    if (replaced) {
+      // The peer rekeyed: receive on the new SA now, send on it once the old pair is gone.
+      realm.sadb.addInbound(inbound, remotePrefixes);
+      replaced.successor = entry;
+    } else {
+      realm.sadb.installChild(entry);
+    }
     const installed: InstalledChild = { realm, entry, routes: [] };
     this.#children.set(inbound.spi, installed);
     if (this.#options.manageRoutes) {
@@ -127,7 +136,13 @@ export class EspInstaller implements ChildSaInstaller {
     if (!installed) return;
     this.#children.delete(record.spiIn);
     const { realm, entry } = installed;
+    for (const other of this.#children.values()) {
+      if (other.successor === entry) delete other.successor; // the new pair went first
+    }
     realm.sadb.removeChild(entry);
+    if (installed.successor) {
+      realm.sadb.addOutbound(installed.successor.outbound, installed.successor.remotePrefixes);
+    }
     entry.inbound.dispose();
     entry.outbound.dispose();
     for (const route of installed.routes) {

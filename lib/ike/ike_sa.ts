@@ -39,6 +39,12 @@ export interface ChildSaRecord {
   createdAt: number;
   /** Set once a rekey of this child is under way or done (no second rekey, no expiry rekey). */
   rekeying?: boolean;
+  /**
+   * The child this one replaces when the peer rekeyed it: our outbound SA takes over only once
+   * the old pair is deleted, because until then the peer may not have our new inbound SA yet
+   * (RFC 7296 §2.8, make-before-break on the responder side).
+   */
+  replaces?: ChildSaRecord;
 }
 
 /** Inner addresses of the configuration payloads (RFC 7296 §2.19, tasks/config_request.ts). */

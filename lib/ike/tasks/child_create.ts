@@ -285,6 +285,7 @@ export class ChildCreateResponderTask implements Task {
   #dh: DhExchange | undefined;
   #inputs: KeyMaterialInputs | undefined;
   #nonce: Uint8Array | undefined;
+  #replaces: ChildSaRecord | undefined;
   #wanted = false;
 
   constructor(sa: IkeSa, services: TaskServices, exchange: ChildExchange = { kind: "ike_auth" }) {
@@ -384,6 +385,7 @@ export class ChildCreateResponderTask implements Task {
       }
     }
     if (rekeyed) rekeyed.rekeying = true;
+    this.#replaces = rekeyed;
     this.#proposalNumber = selection.proposalNumber;
     this.#record = {
       spiIn: this.#services.allocateSpi(),
@@ -405,6 +407,7 @@ export class ChildCreateResponderTask implements Task {
     }
     const record = this.#record!;
     try {
+      if (this.#replaces) record.replaces = this.#replaces;
       await installChild(this.#sa, this.#services, record, this.#inputs!);
     } catch (e) {
       this.#sa.log.error(`Cannot install CHILD_SA: ${(e as Error).message}`);
