@@ -9,7 +9,9 @@ import {
   type IkeSa,
   type NegotiatedChildSa,
   rangeToPrefixes,
+  type TrafficSelector,
 } from "../ike/mod.ts";
+import { Logger } from "../log/mod.ts";
 import {
   type ChildSaEntry,
   EspSa,
@@ -119,6 +121,7 @@ export class EspInstaller implements ChildSaInstaller {
             replace: true,
           });
           installed.routes.push(prefix.text);
+          this.#heldRoutes.get(realm)?.delete(prefix.text); // the child owns it now
         } catch (e) {
           // Still there for another child of the realm (a rekey while the secure process is
           // down): hold it too, so that removing the old child does not take it away.
@@ -149,7 +152,7 @@ export class EspInstaller implements ChildSaInstaller {
       // Another child of this realm may still carry the prefix (make-before-break).
       const stillUsed = [...this.#children.values()].some((c) =>
         c.realm === realm && c.routes.includes(route)
-      );
+      ) || (this.#heldRoutes.get(realm)?.has(route) ?? false);
       if (stillUsed) continue;
       try {
         await this.#sys.delRoute(route, { device: realm.device.name });
@@ -162,6 +165,36 @@ export class EspInstaller implements ChildSaInstaller {
   /** True when another installed child of `realm` holds the route to `prefix`. */
   #routeHeld(realm: RealmRuntime, prefix: string): boolean {
     return [...this.#children.values()].some((c) => c.realm === realm && c.routes.includes(prefix));
+  }
+
+  /** Routes held for `dpd_action="hold"`, per realm. */
+  readonly #heldRoutes = new Map<RealmRuntime, Set<string>>();
+  readonly #log = new Logger("esp");
+
+  /**
+   * dpd_action="hold": keeps routes for the dead SA's remote selectors on the realm's TUN, so
+   * traffic for them reaches the data path and re-initiates (IkeEngine.acquire). A child SA
+   * installed later takes the routes over.
+   */
+  async holdRoutes(realmId: number, remoteTs: readonly TrafficSelector[]): Promise<void> {
+    const realm = this.#options.realms.get(realmId);
+    if (!realm || !this.#options.manageRoutes) return;
+    const held = this.#heldRoutes.get(realm) ?? new Set<string>();
+    this.#heldRoutes.set(realm, held);
+    for (const prefix of remoteTs.flatMap((ts) => rangeToPrefixes(ts))) {
+      try {
+        await this.#sys.addRoute(prefix, {
+          device: realm.device.name,
+          ...(realm.innerAddress ? { src: realm.innerAddress } : {}),
+          replace: true,
+        });
+        held.add(prefix);
+      } catch (e) {
+        this.#log.warn(
+          `Cannot hold route ${prefix} via ${realm.device.name}: ${(e as Error).message}`,
+        );
+      }
+    }
   }
 
   /** ESP packets received on the child's inbound SA (liveness checks). */

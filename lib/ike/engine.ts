@@ -36,8 +36,10 @@ import type {
   NotifyPayload,
   OpaquePayload,
   Payload,
+  TrafficSelector,
 } from "./payloads/types.ts";
 import { CookieJar } from "./cookie.ts";
+import { formatSpi } from "./spi.ts";
 import { DEFAULT_FRAGMENT_SIZE, FragmentReassembler, ikeMessageBudget } from "./fragmentation.ts";
 import { IntegrityError } from "./protection.ts";
 import type { RealmPolicy } from "./realm_policy.ts";
@@ -526,7 +528,7 @@ export class IkeEngine {
     const entry = this.#sas.get(toHex(sa.localSpi));
     if (!entry || sa.state !== IkeSaState.Established || child.rekeying) return;
     if (!sa.children.includes(child)) return;
-    sa.log.info(`rekeying CHILD_SA ${child.spiIn.toString(16)}`);
+    sa.log.info(`rekeying CHILD_SA ${formatSpi(child.spiIn)}`);
     entry.manager.queue(ExchangeType.CreateChildSa, [
       new ChildCreateInitiatorTask(sa, this.#services, { kind: "create_child_sa", rekey: child }),
     ]);
@@ -842,7 +844,7 @@ export class IkeEngine {
       timers.expire = undefined;
       const sa = this.#ownerOf(child);
       if (!sa) return;
-      sa.log.warn(`CHILD_SA ${child.spiIn.toString(16)} reached its hard lifetime: deleting it`);
+      sa.log.warn(`CHILD_SA ${formatSpi(child.spiIn)} reached its hard lifetime: deleting it`);
       const entry = this.#sas.get(toHex(sa.localSpi))!;
       entry.manager.queue(ExchangeType.Informational, [
         new ChildDeleteTask(sa, this.#services, [child]),
@@ -900,6 +902,7 @@ export class IkeEngine {
     this.#clearHalfOpen(entry);
     this.#stopIkeTimers(entry);
     entry.manager.dispose();
+    const remoteTs = sa.children.flatMap((c) => c.remoteTs);
     for (const child of sa.children.splice(0)) {
       try {
         await this.#services.childSas.remove(sa, child);
@@ -919,11 +922,11 @@ export class IkeEngine {
     if (established || reason === "closed locally") sa.log.info(line);
     else sa.log.warn(line);
     this.#emit({ type: "destroyed", sa, reason });
-    if (peerDead && established && !sa.replacedBy) this.#onDeadPeer(sa);
+    if (peerDead && established && !sa.replacedBy) this.#onDeadPeer(sa, remoteTs);
   }
 
   /** The realm's dpd_action for a peer that stopped answering (RFC 7296 §2.4). */
-  #onDeadPeer(sa: IkeSa): void {
+  #onDeadPeer(sa: IkeSa, remoteTs: readonly TrafficSelector[]): void {
     this.counters.add("deadPeers");
     const realm = sa.realm;
     const peer = sa.peer;
@@ -943,6 +946,9 @@ export class IkeEngine {
     const held = this.#held.get(realm.id) ?? new Set<string>();
     held.add(peer.id);
     this.#held.set(realm.id, held);
+    this.#options.childSas.holdRoutes?.(realm.id, remoteTs).catch((e) =>
+      sa.log.warn(`Cannot hold routes for ${peer.id}: ${(e as Error).message}`)
+    );
   }
 
   #serialize(entry: Entry, step: () => Promise<void>): Promise<void> {

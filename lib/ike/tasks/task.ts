@@ -12,6 +12,7 @@ import type { IncomingMessage, OutgoingMessage } from "../message.ts";
 import type { ChildSaRecord, IkeSa } from "../ike_sa.ts";
 import type { RealmPolicy } from "../realm_policy.ts";
 import type { EspSuite } from "../suites.ts";
+import type { TrafficSelector } from "../payloads/mod.ts";
 import type { AddressPools } from "../address_pool.ts";
 import type { InternalAddress } from "../config_attributes.ts";
 
@@ -45,6 +46,11 @@ export interface ChildSaInstaller {
   remove(sa: IkeSa, child: ChildSaRecord): Promise<void>;
   /** ESP packets received on the child's inbound SA so far (liveness without IKE traffic). */
   inboundPackets?(child: ChildSaRecord): number;
+  /**
+   * dpd_action="hold": keep routes for these selectors on the realm's device, so that traffic
+   * reaches the data path and re-initiates.
+   */
+  holdRoutes?(realmId: number, remoteTs: readonly TrafficSelector[]): Promise<void>;
 }
 
 /**
