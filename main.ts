@@ -170,6 +170,30 @@ function denoConfigPath(): string | undefined {
 }
 
 /**
+ * Revokes read and write of auth.xml and the key store files. Warns when that also took access
+ * to rockhopper.xml (Deno revokes a whole directory grant when one file in it is revoked).
+ */
+async function giveUpSecrets(secure: SecureSide, configPath: string): Promise<void> {
+  const { revokePaths } = await import("./lib/auth/secure/mod.ts");
+  const access = async (name: "read" | "write") =>
+    (await Deno.permissions.query({ name, path: configPath })).state;
+  const before = { read: await access("read"), write: await access("write") };
+  const stillReadable = await revokePaths(secure.info.files);
+  for (const name of ["read", "write"] as const) {
+    if (before[name] === "granted" && (await access(name)) !== "granted") {
+      log.warn(
+        `giving up auth.xml also took ${name} permission for ${configPath}: --allow-${name} names a directory that holds both; keep auth.xml elsewhere or list files (see conf/README.md), or realm changes through the management server will fail`,
+      );
+    }
+  }
+  log.debug(
+    `revoked read and write of ${secure.info.files.length} secret file(s)${
+      stillReadable.length > 0 ? " (the --allow-read grant is global: Deno cannot narrow it)" : ""
+    }`,
+  );
+}
+
+/**
  * The daemon: rockhopper.xml here, auth.xml only in the secure process.
  *   1. load rockhopper.xml; resolve -u/-s (root only)
  *   2. start the secure process (through the keeper with -u) and wait for it to be ready
@@ -276,20 +300,9 @@ async function run(command: CliOptions): Promise<number> {
       sysControl.switchUser(mainUser);
       log.info(`main process now runs as user ${mainUser.name} (uid ${mainUser.uid})`);
     }
-    const stillReadable = await secureModule.revokePaths(secure.info.files);
-    const configPath = absolute(command.configPath);
-    if ((await Deno.permissions.query({ name: "read", path: configPath })).state !== "granted") {
-      log.warn(
-        `giving up auth.xml also took read permission for ${configPath}: --allow-read names their directory; list the files instead (see conf/README.md), or realm changes through the management server will fail`,
-      );
-    }
+    await giveUpSecrets(secure, absolute(command.configPath));
     // With -u the keeper restarts the secure process: nothing left to run here.
     if (mainUser !== undefined) await secureModule.revokeAll(["run"]);
-    log.debug(
-      `revoked read and write of ${secure.info.files.length} secret file(s)${
-        stillReadable.length > 0 ? " (the --allow-read grant is global: Deno cannot narrow it)" : ""
-      }`,
-    );
   } catch (e) {
     log.error(`Cannot give up privileges: ${errorText(e)}; stopping`);
     await management?.stop().catch(() => {});

@@ -76,7 +76,10 @@ Deno.test("routes must lie inside the realm's remote selectors, tunnel network o
   assertThrows(() => policy.checkRoute("add", "::/0", { device: "rhp2" }), SysRefusedError);
   // A responder routes each road warrior's pool address into its tunnel.
   policy.checkRoute("add", "100.64.0.7/32", { device: "rhp4", src: "10.5.0.1" });
-  assertThrows(() => policy.checkRoute("add", "100.64.1.7/32", { device: "rhp4" }), SysRefusedError);
+  assertThrows(
+    () => policy.checkRoute("add", "100.64.1.7/32", { device: "rhp4" }),
+    SysRefusedError,
+  );
 });
 
 Deno.test("route sources are our tunnel address or, with request_address, an assigned one", () => {

@@ -58,6 +58,8 @@ export interface SecureClientOptions {
   log?: Logger;
   /** Every frame body received, before parsing (tests check it for secrets). */
   onReceive?: (body: Uint8Array) => void;
+  /** Every frame sent (tests check it for secrets). */
+  onSend?: (frame: Uint8Array) => void;
 }
 
 type ClientState = "starting" | "up" | "down" | "closed";
@@ -168,6 +170,7 @@ export class SecureClient {
       );
     }, timeoutMs);
     this.#pending.set(id, { type, resolve, reject, timer });
+    this.#options.onSend?.(frame);
     if (!this.#options.send(frame)) {
       clearTimeout(timer);
       this.#pending.delete(id);
@@ -181,16 +184,16 @@ export class SecureClient {
    * auth.xml); resolves when the new one is ready. Requests made meanwhile are refused.
    */
   async restart(timeoutMs = 30_000): Promise<ReadyInfo> {
-    const ready = this.#nextReady(timeoutMs);
+    const next = this.#nextReady(timeoutMs);
     this.#restarting = true;
     try {
       await this.request("restart", {});
     } catch (e) {
       this.#restarting = false;
-      ready.catch(() => {});
+      next.cancel();
       throw e;
     }
-    return await ready;
+    return await next.promise;
   }
 
   /** Takes one frame body from the secure side (a reply or an event). */
@@ -258,20 +261,27 @@ export class SecureClient {
     this.#state = "closed";
   }
 
-  #nextReady(timeoutMs: number): Promise<ReadyInfo> {
+  /** The next ready event (after a restart), or a rejection after `timeoutMs`. */
+  #nextReady(timeoutMs: number): { promise: Promise<ReadyInfo>; cancel(): void } {
     const { promise, resolve, reject } = Promise.withResolvers<ReadyInfo>();
-    const timer = setTimeout(
-      () => reject(new SecureStartError(`the secure process was not back within ${timeoutMs} ms`)),
-      timeoutMs,
-    );
     const previous = this.onReady;
+    const timer = setTimeout(() => {
+      this.onReady = previous;
+      reject(new SecureStartError(`the secure process was not back within ${timeoutMs} ms`));
+    }, timeoutMs);
     this.onReady = (info, again) => {
       this.onReady = previous;
       clearTimeout(timer);
       previous?.(info, again);
       resolve(info);
     };
-    return promise;
+    return {
+      promise,
+      cancel: () => {
+        clearTimeout(timer);
+        this.onReady = previous;
+      },
+    };
   }
 
   #onReady(info: ReadyInfo): void {

@@ -21,6 +21,8 @@ export interface SecureSideOptions extends SecureRoleOptions {
   keeper?: boolean;
   /** Every frame body received from the secure side (tests look for secrets in it). */
   onReceive?: (body: Uint8Array) => void;
+  /** Every frame sent to the secure side (tests look for secrets in it). */
+  onSend?: (frame: Uint8Array) => void;
   limits?: Partial<RestartLimits>;
   /** How long the first start may take (default 60 s). */
   readyTimeoutMs?: number;
@@ -93,6 +95,7 @@ export class SecureSide {
       send: (frame) => send(frame),
       log,
       ...(options.onReceive ? { onReceive: options.onReceive } : {}),
+      ...(options.onSend ? { onSend: options.onSend } : {}),
       ...(options.requestTimeoutMs ? { timeoutMs: options.requestTimeoutMs } : {}),
     });
     client.onReady = (info, again) => {

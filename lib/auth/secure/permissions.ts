@@ -64,6 +64,6 @@ export function logReadCheck(log: Logger, path: string, check: ReadCheck): void 
     return;
   }
   log.warn(
-    `${path} is readable by the main process: it runs with a global --allow-read as a user that may read the file; start as root with -u USER (and auth.xml mode 0600) or give --allow-read a list of files`,
+    `${path} is readable by the main process: it has a global --allow-read and runs as a user that may open the file; start as root with -u and -s naming different users (auth.xml mode 0600, owned by the -s user), or give --allow-read a list of files (conf/README.md, "Processes and privileges")`,
   );
 }

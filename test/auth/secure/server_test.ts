@@ -35,7 +35,6 @@ function setup() {
     sys,
     SysPolicy.fromConfig(parseConfig(configXml(), "/x/rockhopper.xml")),
   );
-  const lines: string[] = [];
   const handler = new SecureRequestHandler(
     {
       auth: LocalAuthService.withoutCertificates(auth, crypto),
@@ -44,7 +43,7 @@ function setup() {
     },
     { log: new Logger("auth", "secure") },
   );
-  return { handler, sys, realmPsk, peerPsk, lines };
+  return { handler, sys, realmPsk, peerPsk };
 }
 
 async function call(handler: SecureRequestHandler, request: string | Uint8Array) {
