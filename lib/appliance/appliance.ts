@@ -17,11 +17,13 @@ import { type AuthService, LocalAuthService } from "../auth/mod.ts";
 import type { AuthConfig, RockhopperConfig } from "../config/mod.ts";
 import { type CryptoProvider, selectCryptoProvider } from "../crypto/mod.ts";
 import {
+  buildNatKeepalive,
   classifyUdpEncap,
   ESP_HEADER_LENGTH,
   type EspSender,
   espSpiOf,
   handleInboundEsp,
+  InboundResult,
   runTunToPeer,
   stripNonEspMarker,
   UdpEncapKind,
@@ -30,6 +32,7 @@ import {
   IKE_PORT,
   IkeEngine,
   type IkeSa,
+  IkeSaState,
   NAT_T_PORT,
   NON_ESP_MARKER_LENGTH,
   realmPolicies,
@@ -95,10 +98,21 @@ export interface ApplianceOptions {
    * us on the realm's device (default true).
    */
   manageRoutes?: boolean;
+  /**
+   * Interval of NAT keepalives (RFC 3948 §2.3) on established UDP-encapsulated IKE SAs whose
+   * local side is behind a NAT; default 20 000 ms, 0 = none.
+   */
+  natKeepaliveMs?: number;
 }
+
+/** Default interval of NAT keepalives (RFC 3948 §2.3). */
+export const NAT_KEEPALIVE_MS = 20_000;
 
 const APPLIANCE_COUNTERS = [
   "rxNatKeepalive",
+  "txNatKeepalive",
+  /** Authenticated ESP from a new NAT mapping moved a child's outbound SA. */
+  "espRemoteChanged",
   "rxEspNoRealm",
   "txIkeErrors",
   "txEspErrors",
@@ -140,6 +154,8 @@ export class Appliance {
   readonly #abort = new AbortController();
   readonly #loops: Promise<void>[] = [];
   #stopping = false;
+  #natKeepaliveMs = NAT_KEEPALIVE_MS;
+  #keepaliveTimer: ReturnType<typeof setInterval> | undefined;
   /** How realms opened at run time get their device (see {@link openRealm}). */
   #openDevice: (realm: RealmPolicy) => Promise<PacketDevice> = (realm) =>
     openRealmTun(realm, new IpSysService());
@@ -254,6 +270,7 @@ export class Appliance {
     holder.appliance = appliance;
     appliance.#openDevice = openDevice;
     appliance.#sys = sys;
+    appliance.#natKeepaliveMs = options.natKeepaliveMs ?? NAT_KEEPALIVE_MS;
     appliance.#startLoops();
     log.info(
       `listening for IKE on ${address}:${ikePort} and ${address}:${natTPort}${
@@ -319,6 +336,7 @@ export class Appliance {
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
+    clearInterval(this.#keepaliveTimer);
     await this.engine.shutdown();
     this.#abort.abort();
     this.#ikeSocket.close();
@@ -386,6 +404,28 @@ export class Appliance {
     this.#loops.push(this.#receiveLoop(this.#natTSocket, (data, from) => this.#onNatT(data, from)));
     if (this.#rawEspSocket) this.#loops.push(this.#rawEspLoop(this.#rawEspSocket));
     for (const realm of this.realms.values()) this.#startRealmLoop(realm);
+    if (this.#natKeepaliveMs > 0) {
+      this.#keepaliveTimer = setInterval(() => this.#sendNatKeepalives(), this.#natKeepaliveMs);
+    }
+  }
+
+  /**
+   * One NAT keepalive (RFC 3948 §2.3, the byte 0xFF) on the NAT-T socket to the peer of every
+   * established UDP-encapsulated IKE SA whose local side is behind a NAT.
+   */
+  #sendNatKeepalives(): void {
+    if (this.#natTSocket.closed) return;
+    for (const sa of this.engine.list()) {
+      if (sa.state !== IkeSaState.Established || !sa.udpEncapsulation || !sa.natLocal) continue;
+      const to = { ...sa.remote };
+      this.counters.add("txNatKeepalive");
+      this.#natTSocket.send(buildNatKeepalive(), to).catch((e) => {
+        this.counters.add("txEspErrors");
+        this.log.debug(
+          `Cannot send NAT keepalive to ${to.address}:${to.port}: ${(e as Error).message}`,
+        );
+      });
+    }
   }
 
   /** TUN → ESP for one realm; traffic without an SA may re-initiate a held peer. */
@@ -404,12 +444,28 @@ export class Appliance {
   #onNatT(data: Uint8Array, from: Endpoint): void {
     switch (classifyUdpEncap(data)) {
       case UdpEncapKind.Esp: {
-        const realm = this.#installer.realmOfSpi(espSpiOf(data));
+        const spi = espSpiOf(data);
+        const realm = this.#installer.realmOfSpi(spi);
         if (!realm) {
           this.counters.add("rxEspNoRealm");
           return;
         }
-        handleInboundEsp(realm.sadb, data, realm.device, realm.inbound);
+        const result = handleInboundEsp(realm.sadb, data, realm.device, realm.inbound);
+        // Only a packet that passed integrity may move the SA (never unauthenticated data).
+        if (
+          result !== InboundResult.Malformed && result !== InboundResult.UnknownSpi &&
+          result !== InboundResult.Decap
+        ) {
+          const previous = this.#installer.updateRemote(spi, from);
+          if (previous) {
+            this.counters.add("espRemoteChanged");
+            realm.inbound.log.info(
+              `peer of ESP SA 0x${
+                spi.toString(16).padStart(8, "0")
+              } moved from ${previous.address}:${previous.port} to ${from.address}:${from.port} (NAT mapping change): outbound ESP follows`,
+            );
+          }
+        }
         return;
       }
       case UdpEncapKind.Ike:

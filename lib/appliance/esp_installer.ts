@@ -12,6 +12,7 @@ import {
   type TrafficSelector,
 } from "../ike/mod.ts";
 import { Logger } from "../log/mod.ts";
+import type { Endpoint } from "../net/mod.ts";
 import {
   type ChildSaEntry,
   EspSa,
@@ -195,6 +196,28 @@ export class EspInstaller implements ChildSaInstaller {
         );
       }
     }
+  }
+
+  /**
+   * An authenticated ESP packet for inbound SPI `spi` came in on the NAT-T socket from `from`:
+   * when that is not where the child's UDP-encapsulated SAs point (a NAT mapping change, RFC
+   * 3948 §2.2 / RFC 7296 §2.23), moves them, the successor's outbound SA included. Call only
+   * after decapsulation succeeded. Returns the previous remote endpoint when it moved.
+   */
+  updateRemote(spi: number, from: Endpoint): Endpoint | undefined {
+    const installed = this.#children.get(spi);
+    const encapsulation = installed?.entry.inbound.encapsulation;
+    if (!installed || !encapsulation) return undefined;
+    const previous = encapsulation.remote;
+    if (previous.address === from.address && previous.port === from.port) return undefined;
+    const remote = { address: from.address, port: from.port };
+    const sas = [installed.entry.inbound, installed.entry.outbound];
+    if (installed.successor) sas.push(installed.successor.outbound);
+    for (const sa of sas) {
+      const local = sa.encapsulation?.local;
+      if (local) sa.setPath({ local, remote }, remote.address);
+    }
+    return previous;
   }
 
   /** ESP packets received on the child's inbound SA (liveness checks). */
