@@ -576,3 +576,48 @@ export async function waitForLogText(
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** Identities of the standard gateway pair of {@link gatewayPair}. */
+export const GW1_ID = "fqdn:gw1.example.com";
+export const GW2_ID = "fqdn:gw2.example.com";
+
+/**
+ * The standard pair: namespaces `gw1` (198.51.100.1, LAN 10.1.0.0/24, initiates) and `gw2`
+ * (198.51.100.2, LAN 10.2.0.0/24, responds) on one veth, sharing `psk`, liveness checks off.
+ * `gw1`/`gw2` add or override options per side. Creates and links the namespaces; the nodes are
+ * not started.
+ */
+export async function gatewayPair(
+  lab: NetnsLab,
+  psk: string,
+  extra: { gw1?: Partial<RockhopperNodeOptions>; gw2?: Partial<RockhopperNodeOptions> } = {},
+): Promise<{ gw1: RockhopperNode; gw2: RockhopperNode }> {
+  await lab.addNamespace("gw1");
+  await lab.addNamespace("gw2");
+  await lab.link("gw1", "198.51.100.1/24", "gw2", "198.51.100.2/24");
+  const gw1 = new RockhopperNode(lab, {
+    namespace: "gw1",
+    listenAddress: "198.51.100.1",
+    tunnelInterface: "rhp1",
+    tunnelAddress: "10.1.0.1/24",
+    trafficLocal: ["10.1.0.0/24"],
+    trafficRemote: ["10.2.0.0/24"],
+    dpd: "0",
+    myId: GW1_ID,
+    peers: [{ id: GW2_ID, address: "198.51.100.2", auto: "start", psk }],
+    ...extra.gw1,
+  });
+  const gw2 = new RockhopperNode(lab, {
+    namespace: "gw2",
+    listenAddress: "198.51.100.2",
+    tunnelInterface: "rhp1",
+    tunnelAddress: "10.2.0.1/24",
+    trafficLocal: ["10.2.0.0/24"],
+    trafficRemote: ["10.1.0.0/24"],
+    dpd: "0",
+    myId: GW2_ID,
+    peers: [{ id: GW1_ID, auto: "add", psk }],
+    ...extra.gw2,
+  });
+  return { gw1, gw2 };
+}

@@ -14,12 +14,12 @@ import {
   CHILD_SA_INSTALLED_PATTERN,
   denoExecutable,
   FailureArtifacts,
+  gatewayPair,
+  GW2_ID,
   REPO_ROOT,
-  RockhopperNode,
+  type RockhopperNode,
 } from "./rockhopper_node.ts";
 
-const GW1_ID = "fqdn:gw1.example.com";
-const GW2_ID = "fqdn:gw2.example.com";
 const SECURE_UID = 64123;
 const NOBODY = 65534;
 
@@ -89,45 +89,26 @@ Deno.test({
     withLab(async (lab) => {
       const psk = randomText();
       const password = randomText();
-      await lab.addNamespace("gw1");
-      await lab.addNamespace("gw2");
-      await lab.link("gw1", "198.51.100.1/24", "gw2", "198.51.100.2/24");
-      const gw1 = new RockhopperNode(lab, {
-        namespace: "gw1",
-        listenAddress: "198.51.100.1",
-        tunnelInterface: "rhp1",
-        tunnelAddress: "10.1.0.1/24",
-        trafficLocal: ["10.1.0.0/24"],
-        trafficRemote: ["10.2.0.0/24"],
-        dpd: "0",
-        myId: GW1_ID,
-        peers: [{ id: GW2_ID, address: "198.51.100.2", auto: "start", psk }],
-        webUsers: [{
-          user: "admin",
-          hash: await hashPassword(password, { n: 4096 }),
-          realm: "any",
-        }],
-        mainUser: "nobody",
-        secureUser: { spec: `${SECURE_UID}:${SECURE_UID}`, uid: SECURE_UID, gid: SECURE_UID },
-      });
-      const gw2 = new RockhopperNode(lab, {
-        namespace: "gw2",
-        listenAddress: "198.51.100.2",
-        tunnelInterface: "rhp1",
-        tunnelAddress: "10.2.0.1/24",
-        trafficLocal: ["10.2.0.0/24"],
-        trafficRemote: ["10.1.0.0/24"],
-        dpd: "0",
-        myId: GW2_ID,
-        peers: [{ id: GW1_ID, auto: "add", psk }],
-        // What an operator lists instead of a global --allow-read: the files, not the directory.
-        denoPermissions: [
-          `--allow-read={dir}/rockhopper.xml,{dir}/rockhopper.xml.prev,${REPO_ROOT}web,${REPO_ROOT}deno.json`,
-          "--allow-net",
-          "--allow-ffi",
-          "--allow-run",
-          "--allow-sys",
-        ],
+      const { gw1, gw2 } = await gatewayPair(lab, psk, {
+        gw1: {
+          webUsers: [{
+            user: "admin",
+            hash: await hashPassword(password, { n: 4096 }),
+            realm: "any",
+          }],
+          mainUser: "nobody",
+          secureUser: { spec: `${SECURE_UID}:${SECURE_UID}`, uid: SECURE_UID, gid: SECURE_UID },
+        },
+        gw2: {
+          // What an operator lists instead of a global --allow-read: the files, not the directory.
+          denoPermissions: [
+            `--allow-read={dir}/rockhopper.xml,{dir}/rockhopper.xml.prev,${REPO_ROOT}web,${REPO_ROOT}deno.json`,
+            "--allow-net",
+            "--allow-ffi",
+            "--allow-run",
+            "--allow-sys",
+          ],
+        },
       });
       const artifacts = new FailureArtifacts(lab, "secure-process");
       artifacts.add("gw1", gw1);

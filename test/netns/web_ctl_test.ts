@@ -7,10 +7,13 @@
 import { assert, assertEquals } from "../_assert.ts";
 import { hashPassword } from "../../lib/auth/mod.ts";
 import { type NetnsLab, requireRoot, withLab } from "./harness.ts";
-import { denoExecutable, FailureArtifacts, REPO_ROOT, RockhopperNode } from "./rockhopper_node.ts";
-
-const GW1_ID = "fqdn:gw1.example.com";
-const GW2_ID = "fqdn:gw2.example.com";
+import {
+  denoExecutable,
+  FailureArtifacts,
+  gatewayPair,
+  GW2_ID,
+  REPO_ROOT,
+} from "./rockhopper_node.ts";
 
 function randomText(): string {
   return btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(24))));
@@ -40,31 +43,10 @@ Deno.test({
     withLab(async (lab) => {
       const psk = randomText();
       const password = randomText();
-      await lab.addNamespace("gw1");
-      await lab.addNamespace("gw2");
-      await lab.link("gw1", "198.51.100.1/24", "gw2", "198.51.100.2/24");
-      const gw1 = new RockhopperNode(lab, {
-        namespace: "gw1",
-        listenAddress: "198.51.100.1",
-        tunnelInterface: "rhp1",
-        tunnelAddress: "10.1.0.1/24",
-        trafficLocal: ["10.1.0.0/24"],
-        trafficRemote: ["10.2.0.0/24"],
-        dpd: "0",
-        myId: GW1_ID,
-        peers: [{ id: GW2_ID, address: "198.51.100.2", auto: "start", psk }],
-        webUsers: [{ user: "admin", hash: await hashPassword(password), realm: "any" }],
-      });
-      const gw2 = new RockhopperNode(lab, {
-        namespace: "gw2",
-        listenAddress: "198.51.100.2",
-        tunnelInterface: "rhp1",
-        tunnelAddress: "10.2.0.1/24",
-        trafficLocal: ["10.2.0.0/24"],
-        trafficRemote: ["10.1.0.0/24"],
-        dpd: "0",
-        myId: GW2_ID,
-        peers: [{ id: GW1_ID, auto: "add", psk }],
+      const { gw1, gw2 } = await gatewayPair(lab, psk, {
+        gw1: {
+          webUsers: [{ user: "admin", hash: await hashPassword(password), realm: "any" }],
+        },
       });
       const artifacts = new FailureArtifacts(lab, "web-ctl");
       artifacts.add("gw1", gw1);

@@ -19,11 +19,9 @@ import type { Locator, Page } from "playwright-core";
 import { assert, assertEquals } from "../_assert.ts";
 import { hashPassword } from "../../lib/auth/mod.ts";
 import { type NetnsLab, requireRoot, withLab } from "../netns/harness.ts";
-import { ARTIFACTS_DIR, FailureArtifacts, RockhopperNode } from "../netns/rockhopper_node.ts";
+import { ARTIFACTS_DIR, FailureArtifacts, gatewayPair, GW2_ID } from "../netns/rockhopper_node.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
-const GW1_ID = "fqdn:gw1.example.com";
-const GW2_ID = "fqdn:gw2.example.com";
 const GUI_URL = "http://127.0.0.1:32501/";
 /** The flags every Chromium of this project runs with (no sandbox: we are root). */
 const CHROMIUM_ARGS = [
@@ -117,33 +115,14 @@ Deno.test({
     withLab(async (lab) => {
       const psk = randomText();
       const password = randomText();
-      await lab.addNamespace("gw1");
-      await lab.addNamespace("gw2");
-      await lab.link("gw1", "198.51.100.1/24", "gw2", "198.51.100.2/24");
-      const gw1 = new RockhopperNode(lab, {
-        namespace: "gw1",
-        listenAddress: "198.51.100.1",
-        tunnelInterface: "rhp1",
-        tunnelAddress: "10.1.0.1/24",
-        trafficLocal: ["10.1.0.0/24"],
-        trafficRemote: ["10.2.0.0/24"],
-        dpd: "0",
-        myId: GW1_ID,
-        peers: [{ id: GW2_ID, address: "198.51.100.2", auto: "start", psk }],
-        webUsers: [{ user: "admin", hash: await hashPassword(password), realm: "any" }],
-        logLevel: "info",
-      });
-      const gw2 = new RockhopperNode(lab, {
-        namespace: "gw2",
-        listenAddress: "198.51.100.2",
-        tunnelInterface: "rhp1",
-        tunnelAddress: "10.2.0.1/24",
-        trafficLocal: ["10.2.0.0/24"],
-        trafficRemote: ["10.1.0.0/24"],
-        dpd: "0",
-        myId: GW2_ID,
-        peers: [{ id: GW1_ID, auto: "add", psk }],
-        logLevel: "info",
+      const { gw1, gw2 } = await gatewayPair(lab, psk, {
+        gw1: {
+          webUsers: [{ user: "admin", hash: await hashPassword(password), realm: "any" }],
+          logLevel: "info",
+        },
+        gw2: {
+          logLevel: "info",
+        },
       });
       const artifacts = new FailureArtifacts(lab, "web-browser");
       artifacts.add("gw1", gw1);
