@@ -31,6 +31,24 @@ export const TunFlag = {
   IFF_VNET_HDR: 0x4000,
 } as const;
 
+/** `TUNSETOFFLOAD` argument bits: what the kernel may hand us unfinished (with IFF_VNET_HDR). */
+export const TunOffload = {
+  /** `TUN_F_CSUM`: we complete checksums (NEEDS_CSUM); required by the TSO bits. */
+  TUN_F_CSUM: 0x01,
+  /** `TUN_F_TSO4`: TCP over IPv4 super packets (GSO_TCPV4). */
+  TUN_F_TSO4: 0x02,
+  /** `TUN_F_TSO6`: TCP over IPv6 super packets (GSO_TCPV6). */
+  TUN_F_TSO6: 0x04,
+  /** `TUN_F_TSO_ECN`: super packets with CWR (GSO ECN bit); not requested. */
+  TUN_F_TSO_ECN: 0x08,
+  /** `TUN_F_UFO`: UDP fragmentation offload; not requested. */
+  TUN_F_UFO: 0x10,
+  /** `TUN_F_USO4` (Linux 6.2): UDP segmentation over IPv4; not requested. */
+  TUN_F_USO4: 0x20,
+  /** `TUN_F_USO6` (Linux 6.2): UDP segmentation over IPv6; not requested. */
+  TUN_F_USO6: 0x40,
+} as const;
+
 /** `IFNAMSIZ`: interface names are at most 15 bytes plus the terminating NUL. */
 export const IFNAMSIZ = 16;
 

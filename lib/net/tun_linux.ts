@@ -29,7 +29,9 @@ import {
   TUN_CLONE_DEVICE,
   TunFlag,
   TunIoctl,
+  TunOffload,
 } from "./tun_constants.ts";
+import { VNET_HDR_LENGTH } from "./vnet_hdr.ts";
 
 /** Default `mtu` reported by a device whose options name none. */
 export const DEFAULT_TUN_MTU = 1500;
@@ -51,6 +53,14 @@ export interface TunOptions {
   multiQueue?: boolean;
   /** Upper bound of one poll in {@link TunDevice.waitReadable}; default 1000 ms. */
   pollTimeoutMs?: number;
+  /**
+   * Checksum and TCP segmentation offloads (IFF_VNET_HDR, TUNSETVNETHDRSZ 10, TUNSETOFFLOAD
+   * TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6). Every read then returns a `virtio_net_hdr`
+   * (`vnet_hdr.ts`) followed by a packet of up to 64 KiB (read into a buffer of at least
+   * `VNET_HDR_LENGTH + VNET_MAX_PACKET_LENGTH` bytes), and every write must start with one:
+   * split reads with `GsoSplitter`, build writes with `GroCoalescer` (`lib/esp`). TUN mode only.
+   */
+  offload?: boolean;
 }
 
 /** Counter names of a {@link TunDevice}. */
@@ -90,6 +100,10 @@ export function openTun(options: TunOptions): TunDevice {
   if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) {
     throw new RangeError(`Cannot open TUN device ${options.name}: MTU ${mtu} is not in 68..65535`);
   }
+  const offload = options.offload === true;
+  if (offload && mode !== "tun") {
+    throw new RangeError(`Cannot open TUN device ${options.name}: offloads need mode "tun"`);
+  }
   const pollTimeoutMs = options.pollTimeoutMs ?? DEFAULT_POLL_TIMEOUT_MS;
   if (!Number.isInteger(pollTimeoutMs) || pollTimeoutMs < 1) {
     throw new RangeError(
@@ -109,6 +123,7 @@ export function openTun(options: TunOptions): TunDevice {
   ifreq.set(nameBytes);
   let flags = (mode === "tap" ? TunFlag.IFF_TAP : TunFlag.IFF_TUN) | TunFlag.IFF_NO_PI;
   if (options.multiQueue === true) flags |= TunFlag.IFF_MULTI_QUEUE;
+  if (offload) flags |= TunFlag.IFF_VNET_HDR;
   new DataView(ifreq.buffer).setInt16(IFREQ_FLAGS_OFFSET, flags, true);
   if (c.ioctl(fd, BigInt(TunIoctl.TUNSETIFF), ifreq) < 0) {
     const errno = lastErrno();
@@ -119,6 +134,8 @@ export function openTun(options: TunOptions): TunDevice {
       `attach ${mode.toUpperCase()} interface ${options.name} (TUNSETIFF)`,
     );
   }
+
+  if (offload) enableOffloads(c, fd, options.name);
 
   const wakeFd = c.eventfd(0, EventFdFlag.EFD_NONBLOCK | EventFdFlag.EFD_CLOEXEC);
   if (wakeFd < 0) {
@@ -132,7 +149,38 @@ export function openTun(options: TunOptions): TunDevice {
   const name = new TextDecoder().decode(
     ifreq.subarray(0, end < 0 ? IFNAMSIZ : Math.min(end, IFNAMSIZ)),
   );
-  return new TunDevice({ fd, wakeFd, name, mode, mtu, pollTimeoutMs });
+  return new TunDevice({ fd, wakeFd, name, mode, mtu, pollTimeoutMs, offload });
+}
+
+/** The offloads {@link openTun} requests with `offload: true`. */
+const TUN_OFFLOADS = TunOffload.TUN_F_CSUM | TunOffload.TUN_F_TSO4 | TunOffload.TUN_F_TSO6;
+
+/** Sets the vnet header size and the offloads on an attached descriptor; closes it on failure. */
+function enableOffloads(c: LibcSymbols, fd: number, name: string): void {
+  const size = new Uint8Array(4);
+  new DataView(size.buffer).setInt32(0, VNET_HDR_LENGTH, true);
+  let step = "TUNSETVNETHDRSZ";
+  let ok = c.ioctl(fd, BigInt(TunIoctl.TUNSETVNETHDRSZ), size) >= 0;
+  if (ok) {
+    step = "TUNSETOFFLOAD";
+    ok = ioctlValue(fd, TunIoctl.TUNSETOFFLOAD, TUN_OFFLOADS) >= 0;
+  }
+  if (ok) return;
+  const errno = lastErrno();
+  c.close(fd);
+  throw new SysError("ioctl", errno, `enable offloads on TUN interface ${name} (${step})`);
+}
+
+/** `int ioctl(int fd, unsigned long request, unsigned long value)`: the value-argument form. */
+const IOCTL_VALUE_SYMBOLS = {
+  ioctl: { parameters: ["i32", "u64", "u64"], result: "i32" },
+} as const satisfies Deno.ForeignLibraryInterface;
+let ioctlValueLibrary: Deno.DynamicLibrary<typeof IOCTL_VALUE_SYMBOLS> | undefined;
+
+/** TUNSETOFFLOAD takes its argument by value, which `libc().ioctl` (pointer form) cannot pass. */
+function ioctlValue(fd: number, request: number, value: number): number {
+  ioctlValueLibrary ??= Deno.dlopen("libc.so.6", IOCTL_VALUE_SYMBOLS);
+  return ioctlValueLibrary.symbols.ioctl(fd, BigInt(request), BigInt(value));
 }
 
 /** Checks an interface name and returns its bytes (without NUL). */
@@ -159,6 +207,7 @@ interface TunHandle {
   mode: "tun" | "tap";
   mtu: number;
   pollTimeoutMs: number;
+  offload: boolean;
 }
 
 /**
@@ -170,6 +219,10 @@ export class TunDevice implements PacketDevice {
   readonly name: string;
   readonly mode: "tun" | "tap";
   readonly mtu: number;
+  /** True when opened with `offload`: reads and writes carry a `virtio_net_hdr`. */
+  readonly offload: boolean;
+  /** Bytes of `virtio_net_hdr` before each packet: 10 with `offload`, else 0. */
+  readonly vnetHdrLength: number;
   /** Per-device packet counters. */
   readonly counters: Counters<TunCounterName> = new Counters(TUN_COUNTER_NAMES);
   readonly #fd: number;
@@ -194,6 +247,8 @@ export class TunDevice implements PacketDevice {
     this.name = handle.name;
     this.mode = handle.mode;
     this.mtu = handle.mtu;
+    this.offload = handle.offload;
+    this.vnetHdrLength = handle.offload ? VNET_HDR_LENGTH : 0;
     this.#pollTimeoutMs = handle.pollTimeoutMs;
     this.#c = libc();
     const view = new DataView(this.#pollFds.buffer);

@@ -1,6 +1,6 @@
 /** TUN device checks that need no root; the real device is exercised in test/netns/. */
 import assert from "node:assert/strict";
-import { IFREQ_SIZE, TunFlag, TunIoctl } from "../../lib/net/tun_constants.ts";
+import { IFREQ_SIZE, TunFlag, TunIoctl, TunOffload } from "../../lib/net/tun_constants.ts";
 import { openTun } from "../../lib/net/tun_linux.ts";
 
 Deno.test("the TUN ioctl constants match the Linux ABI encoding", () => {
@@ -35,4 +35,15 @@ Deno.test("openTun rejects an MTU outside 68..65535 and a bad poll timeout", () 
   });
   assert.throws(() => openTun({ name: "rhp0", mtu: 70000 }), RangeError);
   assert.throws(() => openTun({ name: "rhp0", pollTimeoutMs: 0 }), RangeError);
+});
+
+Deno.test("openTun refuses offloads on a TAP device and the offload bits match if_tun.h", () => {
+  assert.throws(() => openTun({ name: "rhp0", mode: "tap", offload: true }), {
+    name: "RangeError",
+    message: 'Cannot open TUN device rhp0: offloads need mode "tun"',
+  });
+  assert.equal(TunFlag.IFF_VNET_HDR, 0x4000);
+  assert.equal(TunOffload.TUN_F_CSUM | TunOffload.TUN_F_TSO4 | TunOffload.TUN_F_TSO6, 0x07);
+  assert.equal(TunOffload.TUN_F_TSO_ECN, 0x08);
+  assert.equal(TunOffload.TUN_F_USO6, 0x40);
 });
