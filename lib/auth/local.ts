@@ -7,11 +7,16 @@ import type { AuthConfig, RealmAuthConfig } from "../config/mod.ts";
 import type { CryptoProvider } from "../crypto/mod.ts";
 import { Logger } from "../log/mod.ts";
 import { LocalPskAuthService } from "./psk.ts";
+import { EapSessions } from "./eap_sessions.ts";
 import type {
   AuthMethodName,
   AuthService,
   CertificateVerifyRequest,
   CertificateVerifyResult,
+  EapAuthRequest,
+  EapRound,
+  EapStartRequest,
+  EapVerifyRequest,
   SignatureAuthRequest,
 } from "./service.ts";
 import { AuthUnavailableError } from "./service.ts";
@@ -40,6 +45,7 @@ const log = new Logger("auth");
 export class LocalAuthService extends LocalPskAuthService implements AuthService {
   readonly #realms: Map<number, RealmCredentials>;
   readonly #log = new Logger("auth");
+  readonly #eap: EapSessions;
 
   private constructor(
     auth: AuthConfig,
@@ -48,6 +54,11 @@ export class LocalAuthService extends LocalPskAuthService implements AuthService
   ) {
     super(auth, crypto);
     this.#realms = realms;
+    this.#eap = new EapSessions({
+      auth,
+      crypto,
+      peerMethod: (realmId, peerId) => this.peerMethod(realmId, peerId),
+    });
   }
 
   /**
@@ -141,7 +152,9 @@ export class LocalAuthService extends LocalPskAuthService implements AuthService
     } catch {
       return Promise.resolve(undefined);
     }
-    const chosen = selectRealm(roles, { identity })?.realm.auth;
+    // An EAP client usually proves the value of its IDi as EAP identity: `eap` roles see it.
+    const eapIdentity = peerId.slice(peerId.indexOf(":") + 1);
+    const chosen = selectRealm(roles, { identity, eapIdentity })?.realm.auth;
     return Promise.resolve(chosen ?? (realm?.myAuth.pskBytes ? "psk" : undefined));
   }
 
@@ -227,5 +240,25 @@ export class LocalAuthService extends LocalPskAuthService implements AuthService
     }
     this.#log.debug(`certificate of ${request.peerId} verified: ${endEntity.subject}`);
     return { ok: true, subject: endEntity.subject };
+  }
+
+  eapStart(request: EapStartRequest): Promise<EapRound> {
+    return this.#eap.start(request);
+  }
+
+  eapProcess(session: number, packet: Uint8Array): Promise<EapRound> {
+    return this.#eap.process(session, packet);
+  }
+
+  eapAuth(request: EapAuthRequest): Promise<Uint8Array> {
+    return this.#eap.auth(request);
+  }
+
+  eapVerifyAuth(request: EapVerifyRequest): Promise<boolean> {
+    return this.#eap.verifyAuth(request);
+  }
+
+  eapEnd(session: number): Promise<void> {
+    return this.#eap.end(session);
   }
 }

@@ -1,10 +1,15 @@
 /** Authentication: the AuthService seam and its in-process PSK implementation. */
-export { AuthUnavailableError } from "./service.ts";
+export { AuthUnavailableError, isEapMethod } from "./service.ts";
 export type {
   AuthMethodName,
   AuthService,
   CertificateVerifyRequest,
   CertificateVerifyResult,
+  EapAuthRequest,
+  EapConclusion,
+  EapRound,
+  EapStartRequest,
+  EapVerifyRequest,
   PskAuthRequest,
   PskAuthService,
   PskVerifyRequest,

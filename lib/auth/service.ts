@@ -29,8 +29,62 @@ export class AuthUnavailableError extends Error {
   }
 }
 
-/** How an identity authenticates: a shared key or an X.509 certificate. */
-export type AuthMethodName = "psk" | "cert";
+/** How an identity authenticates: a shared key, an X.509 certificate, or EAP (RFC 7296 §2.16). */
+export type AuthMethodName = "psk" | "cert" | "eap-md5" | "eap-mschapv2";
+
+/** True for the EAP methods. */
+export function isEapMethod(
+  method: AuthMethodName | undefined,
+): method is "eap-md5" | "eap-mschapv2" {
+  return method === "eap-md5" || method === "eap-mschapv2";
+}
+
+/** Starts an EAP conversation inside IKE_AUTH. */
+export interface EapStartRequest {
+  realmId: number;
+  /**
+   * `server`: we authenticate `peerId` (its IDi) with the method configured for it and the
+   * realm's `<eap_user>` list. `peer`: we are the EAP client of the realm's `<my_auth>`.
+   */
+  role: "server" | "peer";
+  /** The other side's IKE identity in text form. */
+  peerId: string;
+}
+
+/** The end of an EAP conversation as the IKE engine sees it: no secret, no MSK. */
+export interface EapConclusion {
+  success: boolean;
+  /** Server: the EAP identity the peer proved (or tried); peer: ours. */
+  identity?: string;
+  /**
+   * Whether the method produced an MSK, which then keys both AUTH payloads (the MSK stays
+   * behind the service: {@link AuthService.eapAuth}); without one, AUTH uses SK_pi / SK_pr.
+   */
+  hasMsk: boolean;
+  /** Why it failed, for the log. */
+  reason?: string;
+}
+
+/** One step of an EAP conversation. */
+export interface EapRound {
+  /** Names the conversation in later calls. */
+  session: number;
+  /** An EAP packet for the next EAP payload. */
+  send?: Uint8Array;
+  /** Set once, when the conversation is over (`send` may carry EAP-Success/Failure). */
+  done?: EapConclusion;
+}
+
+/** AUTH keyed with the MSK of a finished, successful conversation (RFC 7296 §2.16). */
+export interface EapAuthRequest {
+  session: number;
+  prf: HashName;
+  signedOctets: Uint8Array;
+}
+
+export interface EapVerifyRequest extends EapAuthRequest {
+  auth: Uint8Array;
+}
 
 export interface SignatureAuthRequest {
   realmId: number;
@@ -76,6 +130,22 @@ export interface AuthService extends PskAuthService {
   signAuth(request: SignatureAuthRequest): Promise<{ method: number; data: Uint8Array }>;
   /** Validates the peer's certificate chain, identity binding and AUTH signature. */
   verifyCertificateAuth(request: CertificateVerifyRequest): Promise<CertificateVerifyResult>;
+  /**
+   * Starts an EAP conversation (server: the first Request; peer: nothing to send yet).
+   * Rejects with {@link AuthUnavailableError} when the realm has no EAP configuration for it.
+   */
+  eapStart(request: EapStartRequest): Promise<EapRound>;
+  /** Feeds the other side's EAP packet to conversation `session`. */
+  eapProcess(session: number, packet: Uint8Array): Promise<EapRound>;
+  /**
+   * AUTH = prf(prf(MSK, "Key Pad for IKEv2"), signedOctets) for a successful conversation
+   * with an MSK; rejects with {@link AuthUnavailableError} otherwise.
+   */
+  eapAuth(request: EapAuthRequest): Promise<Uint8Array>;
+  /** True when `auth` equals the MSK-keyed value. */
+  eapVerifyAuth(request: EapVerifyRequest): Promise<boolean>;
+  /** Forgets conversation `session` and zeroes its MSK (idempotent). */
+  eapEnd(session: number): Promise<void>;
 }
 
 /** Shared-key authentication (RFC 7296 §2.15). */

@@ -11,6 +11,8 @@ import { parseXml } from "./xml.ts";
 import { MatchRuleSyntaxError, parseMatchRule } from "../realm/mod.ts";
 import type {
   AuthConfig,
+  AuthMethodConfig,
+  EapUserConfig,
   MyAuthConfig,
   PeerAuthConfig,
   RealmAuthConfig,
@@ -22,6 +24,22 @@ import type {
 export const MIN_PSK_LENGTH = 20;
 
 const log = new Logger("cfg");
+
+/** Values of `auth=` on `<peer>` and `<role>`, and of `method=` on `<my_auth>`. */
+const AUTH_METHODS: readonly AuthMethodConfig[] = ["psk", "cert", "eap-md5", "eap-mschapv2"];
+
+function isEap(method: AuthMethodConfig): boolean {
+  return method === "eap-md5" || method === "eap-mschapv2";
+}
+
+/**
+ * EAP identities: what an EAP-Response/Identity and the MSCHAPv2 Name carry (printable, no
+ * control characters; `DOMAIN\user` and `user@realm` allowed).
+ */
+function isEapIdentity(text: string): boolean {
+  return text.length >= 1 && text.length <= 253 &&
+    [...text].every((c) => c.charCodeAt(0) >= 0x20 && c.charCodeAt(0) !== 0x7f);
+}
 
 /**
  * Validates the text of an auth.xml; `file` names it in errors.
@@ -100,7 +118,7 @@ function readWebUsers(elements: ElementReader[]): WebUserConfig[] {
 }
 
 function readRealmAuth(element: ElementReader): RealmAuthConfig {
-  element.allow(["id"], ["my_auth", "peer", "ca", "crl", "role"]);
+  element.allow(["id"], ["my_auth", "peer", "ca", "crl", "role", "eap_user"]);
   const id = element.requiredInteger("id", { min: 1, max: 0xffffffff });
   const myAuth = readMyAuth(element.requiredChild("my_auth"));
   const cas = element.children("ca").map((ca) => {
@@ -111,6 +129,26 @@ function readRealmAuth(element: ElementReader): RealmAuthConfig {
     crl.allow(["file"], []);
     return resolvePath(crl, "file");
   });
+  const eapUsers = readEapUsers(element.children("eap_user"));
+  const needsUsers = (method: AuthMethodConfig, where: ElementReader, attribute: string) => {
+    if (!isEap(method)) return;
+    if (eapUsers.length === 0) {
+      where.fail(
+        `auth="${method}" needs at least one <eap_user name="..." password="..."/> in this realm`,
+        attribute,
+      );
+    }
+    if (method === "eap-md5") {
+      log.warn(formatConfigProblem({
+        file: where.file,
+        line: where.line,
+        element: where.name,
+        attribute,
+        problem:
+          'EAP-MD5 derives no key (RFC 7296 §2.16: "SHOULD NOT be used"): AUTH falls back to SK_pi/SK_pr; prefer eap-mschapv2',
+      }));
+    }
+  };
   const firstLine = new Map<string, number>();
   const peers = element.children("peer").map((peerElement) => {
     const peer = readPeerAuth(peerElement);
@@ -122,6 +160,7 @@ function readRealmAuth(element: ElementReader): RealmAuthConfig {
     if (peer.auth === "cert" && cas.length === 0) {
       peerElement.fail('auth="cert" needs at least one <ca file="..."/> in this realm', "auth");
     }
+    needsUsers(peer.auth, peerElement, "auth");
     return peer;
   });
   const roles = element.children("role").map((role): RoleConfig => {
@@ -137,7 +176,8 @@ function readRealmAuth(element: ElementReader): RealmAuthConfig {
         : "match";
       role.fail(e.message.replace(/^Cannot parse role: /, ""), attribute);
     }
-    const auth = role.choice("auth", { allowed: ["psk", "cert"], fallback: "psk" });
+    const auth = role.choice("auth", { allowed: AUTH_METHODS, fallback: "psk" });
+    needsUsers(auth, role, "auth");
     if (auth === "cert" && cas.length === 0) {
       role.fail('auth="cert" needs at least one <ca file="..."/> in this realm', "auth");
     }
@@ -146,7 +186,28 @@ function readRealmAuth(element: ElementReader): RealmAuthConfig {
     }
     return role.remember(match === undefined ? { type, auth } : { type, match, auth });
   });
-  return element.remember({ id, myAuth, peers, cas, crls, roles });
+  return element.remember({ id, myAuth, peers, cas, crls, roles, eapUsers });
+}
+
+function readEapUsers(elements: ElementReader[]): EapUserConfig[] {
+  const firstLine = new Map<string, number>();
+  return elements.map((element: ElementReader): EapUserConfig => {
+    element.allow(["name", "password"], []);
+    const name = element.required("name");
+    if (!isEapIdentity(name)) {
+      element.fail("an EAP identity is 1-253 characters without control characters", "name");
+    }
+    const key = name.toLowerCase();
+    const previous = firstLine.get(key);
+    if (previous !== undefined) {
+      element.fail(`EAP user ${name} is listed twice (first on line ${previous})`, "name");
+    }
+    firstLine.set(key, element.line);
+    const password = element.raw("password");
+    if (password === undefined) element.fail('missing required attribute "password"');
+    if (password.length === 0) element.fail("empty password", "password");
+    return element.remember({ name, password });
+  });
 }
 
 /** A file attribute as an absolute path; relative paths are relative to auth.xml's folder. */
@@ -169,12 +230,37 @@ function readIdentity(element: ElementReader): string {
 }
 
 function readMyAuth(element: ElementReader): MyAuthConfig {
-  element.allow(["method", "id", "psk", "psk_hex", "weak", "cert", "key", "chain"], []);
-  const method = element.required("method");
-  if (method !== "psk" && method !== "cert") {
-    element.fail(`unsupported method "${method}" (supported: psk, cert)`, "method");
+  element.allow(
+    ["method", "id", "psk", "psk_hex", "weak", "cert", "key", "chain", "eap_id", "password"],
+    [],
+  );
+  const method = element.required("method") as AuthMethodConfig;
+  if (!AUTH_METHODS.includes(method)) {
+    element.fail(
+      `unsupported method "${method}" (supported: ${AUTH_METHODS.join(", ")})`,
+      "method",
+    );
   }
   const myAuth: MyAuthConfig = { method, id: readIdentity(element) };
+  if (isEap(method)) {
+    const password = element.raw("password");
+    if (password === undefined) {
+      element.fail(`method="${method}" needs our EAP password: add password="..."`);
+    }
+    if (password.length === 0) element.fail("empty password", "password");
+    const eapId = element.optional("eap_id") ?? myAuth.id.slice(myAuth.id.indexOf(":") + 1);
+    if (!isEapIdentity(eapId)) {
+      element.fail("an EAP identity is 1-253 characters without control characters", "eap_id");
+    }
+    myAuth.eapIdentity = eapId;
+    myAuth.password = password;
+  } else {
+    for (const attribute of ["eap_id", "password"]) {
+      if (element.raw(attribute) !== undefined) {
+        element.fail(`${attribute} belongs to method="eap-md5" or "eap-mschapv2"`, attribute);
+      }
+    }
+  }
   if (method === "cert") {
     myAuth.cert = resolvePath(element, "cert");
     myAuth.key = resolvePath(element, "key");
@@ -200,10 +286,10 @@ function readMyAuth(element: ElementReader): MyAuthConfig {
 function readPeerAuth(element: ElementReader): PeerAuthConfig {
   element.allow(["id", "auth", "psk", "psk_hex", "weak"], []);
   const id = readIdentity(element);
-  const auth = element.choice("auth", { allowed: ["psk", "cert"], fallback: "psk" });
-  if (auth === "cert") {
+  const auth = element.choice("auth", { allowed: AUTH_METHODS, fallback: "psk" });
+  if (auth !== "psk") {
     if (element.raw("psk") !== undefined || element.raw("psk_hex") !== undefined) {
-      element.fail('a peer with auth="cert" has no psk', "psk");
+      element.fail(`a peer with auth="${auth}" has no psk`, "psk");
     }
     return element.remember({ id, auth });
   }

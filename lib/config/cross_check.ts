@@ -57,8 +57,10 @@ export function checkAuthAgainstConfig(config: RockhopperConfig, auth: AuthConfi
       });
     }
     const realmWideKey = realmAuth.myAuth.psk !== undefined;
+    // Peers an EAP role admits authenticate against <eap_user>, not with a key of their own.
+    const eapRoles = (realmAuth.roles ?? []).some((r) => r.auth.startsWith("eap-"));
     for (const peer of realm.peers) {
-      if (realmWideKey || realmAuth.peers.some((p) => p.id === peer.id)) continue;
+      if (realmWideKey || eapRoles || realmAuth.peers.some((p) => p.id === peer.id)) continue;
       failAtSource(peer, {
         file: config.file,
         problem:
@@ -78,7 +80,7 @@ export function checkAuthAgainstConfig(config: RockhopperConfig, auth: AuthConfi
           `${config.file}: it cannot connect until it is listed there`,
       }));
     }
-    if (!realmWideKey && realmAuth.peers.length === 0) {
+    if (!realmWideKey && realmAuth.peers.length === 0 && !eapRoles) {
       const source = sourceOf(realmAuth);
       warnings.push(formatConfigProblem({
         file: auth.file,

@@ -7,7 +7,7 @@ import type { EspSuite, IkeSuite } from "./suites.ts";
 import { espSuitesByName, ikeSuitesByName } from "./suites.ts";
 import { selectorFromCidr } from "./traffic_selectors.ts";
 import type { TrafficSelector } from "./payloads/types.ts";
-import { parseIdentity } from "./payloads/mod.ts";
+import { formatIdentity, parseIdentity } from "./payloads/mod.ts";
 import {
   exactIdRule,
   identitiesEqual,
@@ -198,6 +198,10 @@ export function realmForPeer(
   id: { idType: number; data: Uint8Array },
   idr?: { idType: number; data: Uint8Array },
 ): RealmPolicy | undefined {
+  // An EAP client usually proves the value of its IDi as EAP identity (strongSwan's default
+  // eap_id): `eap` roles see that value; after EAP the proven identity is checked again.
+  const text = formatIdentity(id.idType, id.data);
+  const peer = { identity: id, eapIdentity: text.slice(text.indexOf(":") + 1) };
   // The initiator may ask for one of our identities (IDr, RFC 7296 §3.5): when a realm uses
   // it, choose among those realms only; otherwise the answer carries an identity of our own.
   if (idr) {
@@ -208,7 +212,7 @@ export function realmForPeer(
         return false;
       }
     });
-    if (withIdentity.length > 0) return selectRealm(withIdentity, { identity: id })?.realm;
+    if (withIdentity.length > 0) return selectRealm(withIdentity, peer)?.realm;
   }
-  return selectRealm(realms, { identity: id })?.realm;
+  return selectRealm(realms, peer)?.realm;
 }

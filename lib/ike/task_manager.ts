@@ -72,6 +72,8 @@ export class TaskManager {
   #nextRequestId = 0;
   #expectedRequestId = 0;
   #cachedResponse: { messageId: number; datagrams: Uint8Array[] } | undefined;
+  /** Responder tasks waiting for the next request of a multi-round exchange. */
+  #passive: Exchange | undefined;
   #disposed = false;
 
   constructor(sa: IkeSa, io: TaskManagerIo, retransmit: RetransmitPolicy = DEFAULT_RETRANSMIT) {
@@ -169,6 +171,7 @@ export class TaskManager {
     if (active.timer !== undefined) clearTimeout(active.timer);
     this.#active = undefined;
     const exchange = active.exchange;
+    const unfinished: Task[] = [];
     for (const task of exchange.tasks) {
       const status = await this.#run(() => task.process(message), task);
       if (status === "failed") {
@@ -181,6 +184,13 @@ export class TaskManager {
         await this.initiate();
         return;
       }
+      if (status === "more") unfinished.push(task);
+    }
+    if (unfinished.length > 0) {
+      // Another round of the same exchange (IKE_AUTH with EAP, RFC 7296 §2.16).
+      this.#queue.unshift({ type: exchange.type, tasks: unfinished });
+      await this.initiate();
+      return;
     }
     this.#io.exchangeDone(sa, exchange.type);
     if (sa.state === IkeSaState.Deleting) {
@@ -199,7 +209,9 @@ export class TaskManager {
       sa.log.debug(`dropping request ${id}: expected ${this.#expectedRequestId}`);
       return;
     }
-    const tasks = this.#io.responderTasks(sa, message.exchangeType);
+    const passive = this.#passive?.type === message.exchangeType ? this.#passive : undefined;
+    this.#passive = undefined;
+    const tasks = passive?.tasks ?? this.#io.responderTasks(sa, message.exchangeType);
     if (!tasks) {
       sa.log.debug(
         `dropping ${nameOf(ExchangeType, message.exchangeType)} request in state ${sa.state}`,
@@ -214,8 +226,11 @@ export class TaskManager {
         break;
       }
     }
+    const unfinished: Task[] = [];
     for (const task of failed ? [failed] : tasks) {
-      if ((await this.#run(() => task.build(response), task)) === "failed") failed ??= task;
+      const status = await this.#run(() => task.build(response), task);
+      if (status === "failed") failed ??= task;
+      if (status === "more") unfinished.push(task);
     }
     const datagrams = this.#encode(response, id, message.from, message.localPort);
     if (message.exchangeType === ExchangeType.IkeSaInit) sa.initResponse = datagrams[0];
@@ -231,6 +246,11 @@ export class TaskManager {
     for (const d of datagrams) this.#io.send(sa, d, message.from, message.localPort);
     if (failed) {
       await this.#io.destroy(sa, `${failed.name} failed`);
+      return;
+    }
+    if (unfinished.length > 0) {
+      // The peer's next request continues this exchange with the same tasks (EAP rounds).
+      this.#passive = { type: message.exchangeType, tasks: unfinished };
       return;
     }
     this.#io.exchangeDone(sa, message.exchangeType);
@@ -293,6 +313,7 @@ export class TaskManager {
     this.#disposed = true;
     if (this.#active?.timer !== undefined) clearTimeout(this.#active.timer);
     this.#active = undefined;
+    this.#passive = undefined;
     this.#queue.length = 0;
   }
 }

@@ -109,6 +109,13 @@ export interface StrongSwanPeerOptions {
    * pubkey` on both sides, the files copied into this peer's private swanctl directory.
    */
   cert?: StrongSwanCertOptions;
+  /**
+   * EAP (RFC 7296 §2.16) instead of PSK in one direction; {@link psk} then authenticates the
+   * gateway. `client`: charon proves itself with EAP (`local { auth = eap-<method> }`) and
+   * checks the gateway's PSK. `server`: charon is the gateway, proves itself with the PSK
+   * and runs EAP against `users` (`remote { auth = eap-<method>; eap_id = %any }`).
+   */
+  eap?: StrongSwanEapOptions;
   /** IKE proposals, default `aes128gcm16-prfsha256-ecp256`. */
   ikeProposals?: string;
   /** ESP proposals, default `aes128gcm16`. */
@@ -172,6 +179,20 @@ export interface StrongSwanPeerOptions {
   /** When set, {@link StrongSwanPeer.stop} copies charon.log here as `<lab prefix>-<ns>-charon.log`. */
   artifactsDir?: string;
 }
+
+/** EAP settings of a {@link StrongSwanPeer} (see {@link StrongSwanPeerOptions.eap}). */
+export interface StrongSwanEapOptions {
+  role: "client" | "server";
+  method: "md5" | "mschapv2";
+  /** client: our EAP identity (`eap_id`) and password. */
+  identity?: string;
+  password?: string;
+  /** server: the EAP users charon accepts. */
+  users?: readonly { name: string; password: string }[];
+}
+
+/** Plugins appended when {@link StrongSwanPeerOptions.eap} is set. */
+export const EAP_PLUGINS: readonly string[] = ["eap-identity", "eap-md5", "eap-mschapv2"];
 
 /**
  * The credentials of a {@link StrongSwanPeer} that authenticates with a certificate. Files are
@@ -437,6 +458,7 @@ export function renderStrongSwanConf(dir: string, options: StrongSwanPeerOptions
   const plugins = [
     ...DEFAULT_PLUGINS,
     ...(options.cert !== undefined ? CERT_PLUGINS : []),
+    ...(options.eap !== undefined ? EAP_PLUGINS : []),
     ...(options.extraPlugins ?? []),
   ];
   const levelLines = Object.entries(levels).map(([k, v]) => `        ${k} = ${v}`).join("\n");
@@ -522,6 +544,38 @@ export function renderSwanctlConf(options: StrongSwanPeerOptions): string {
     if (options.cert.revocation !== undefined) {
       remoteLines.push(`revocation = ${options.cert.revocation}`);
     }
+  } else if (options.eap !== undefined) {
+    if (options.psk === undefined) {
+      throw new TypeError("Cannot render swanctl.conf: eap needs psk for the gateway");
+    }
+    const eap = options.eap;
+    const gatewayId = eap.role === "client" ? options.remoteId : options.localId;
+    const eapSecrets = eap.role === "client"
+      ? [{ name: eap.identity ?? options.localId, password: eap.password ?? "" }]
+      : eap.users ?? [];
+    if (eap.role === "client") {
+      localLines.push(`auth = eap-${eap.method}`);
+      if (eap.identity !== undefined) localLines.push(`eap_id = ${quote(eap.identity)}`);
+      remoteLines.push(`auth = psk`);
+    } else {
+      localLines.push(`auth = psk`);
+      remoteLines.push(`auth = eap-${eap.method}`, `eap_id = %any`);
+    }
+    secrets = `secrets {
+    ike-gateway {
+        id = ${quote(gatewayId)}
+        secret = ${quote(options.psk)}
+    }
+${
+      eapSecrets.map((u, i) =>
+        `    eap-user${i} {
+        id = ${quote(u.name)}
+        secret = ${quote(u.password)}
+    }
+`
+      ).join("")
+    }}
+`;
   } else {
     if (options.psk === undefined) {
       throw new TypeError("Cannot render swanctl.conf: neither psk nor cert is set");

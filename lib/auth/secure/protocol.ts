@@ -40,7 +40,20 @@ const SIGNED_OCTETS = bytes({ max: 65535 });
 const AUTH_VALUE = bytes({ max: 64 });
 const SIGNATURE = bytes({ max: 8192 });
 const CERT_BODY = bytes({ max: 65535 });
-const METHOD = oneOf(["psk", "cert"]);
+const METHOD = oneOf(["psk", "cert", "eap-md5", "eap-mschapv2"]);
+/** An EAP packet (RFC 3748 §4): MD5 and MSCHAPv2 packets are far smaller. */
+const EAP_PACKET = bytes({ min: 4, max: 8192 });
+const EAP_SESSION = uint({ min: 1, max: 0xffff_ffff });
+const EAP_ROUND = object({
+  session: EAP_SESSION,
+  send: optional(EAP_PACKET),
+  done: optional(object({
+    success: boolean(),
+    identity: optional(text({ max: 1024 })),
+    hasMsk: boolean(),
+    reason: optional(text({ max: 4096 })),
+  })),
+});
 const DEVICE = text({
   min: 1,
   max: 15,
@@ -126,6 +139,25 @@ export const REQUESTS = {
       >,
     }),
   },
+  eapStart: {
+    args: object({ realmId: REALM_ID, role: oneOf(["server", "peer"]), peerId: PEER_ID }),
+    result: EAP_ROUND,
+  },
+  eapProcess: { args: object({ session: EAP_SESSION, packet: EAP_PACKET }), result: EAP_ROUND },
+  eapAuth: {
+    args: object({ session: EAP_SESSION, prf: PRF, signedOctets: SIGNED_OCTETS }),
+    result: AUTH_VALUE,
+  },
+  eapVerifyAuth: {
+    args: object({
+      session: EAP_SESSION,
+      prf: PRF,
+      signedOctets: SIGNED_OCTETS,
+      auth: AUTH_VALUE,
+    }),
+    result: boolean(),
+  },
+  eapEnd: { args: object({ session: EAP_SESSION }), result: nothing() },
   // WebUserAuthService (lib/auth/web_users.ts)
   verifyWebUser: {
     args: object({ user: text({ max: 256 }), password: text({ max: 1024 }) }),

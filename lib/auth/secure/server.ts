@@ -138,6 +138,16 @@ export class SecureRequestHandler {
         });
       case "verifyCertificateAuth":
         return await auth.verifyCertificateAuth(request.args);
+      case "eapStart":
+        return await auth.eapStart(request.args);
+      case "eapProcess":
+        return await auth.eapProcess(request.args.session, request.args.packet);
+      case "eapAuth":
+        return await auth.eapAuth(request.args);
+      case "eapVerifyAuth":
+        return await auth.eapVerifyAuth(request.args);
+      case "eapEnd":
+        return await auth.eapEnd(request.args.session);
       case "verifyWebUser":
         return await webUsers.verifyWebUser(request.args.user, request.args.password);
       case "setMtu":

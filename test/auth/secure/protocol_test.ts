@@ -62,6 +62,23 @@ const SAMPLES: { [K in RequestType]: { args: unknown; result: unknown } } = {
     },
     result: { ok: false, reason: "expired" },
   },
+  eapStart: {
+    args: { realmId: 1, role: "server", peerId: "email:carol@example.com" },
+    result: { session: 7, send: b64([1, 42, 0, 5, 1]) },
+  },
+  eapProcess: {
+    args: { session: 7, packet: b64([2, 42, 0, 10, 1, 99, 97, 114, 111, 108]) },
+    result: { session: 7, send: b64([3, 43, 0, 4]), done: { success: true, hasMsk: true } },
+  },
+  eapAuth: {
+    args: { session: 7, prf: "sha256", signedOctets: b64([1, 2]) },
+    result: b64(new Array(32).fill(3)),
+  },
+  eapVerifyAuth: {
+    args: { session: 7, prf: "sha512", signedOctets: b64([1]), auth: b64([4]) },
+    result: false,
+  },
+  eapEnd: { args: { session: 7 }, result: null },
   verifyWebUser: { args: { user: "admin", password: "pw" }, result: { user: "admin", realm: 2 } },
   setMtu: { args: { device: "rhp1", mtu: 1400 }, result: null },
   linkUp: { args: { device: "rhp1" }, result: null },
@@ -261,4 +278,22 @@ Deno.test("the main process's view of auth.xml holds no key and no password hash
   assertEquals(config.admins![0]!.hash.hash.length, 0);
   assertEquals(config.admins![0]!.realm, "any");
   assertEquals(config.realms[0]!.cas, ["/etc/rockhopper/ca.crt"], "file names are not secret");
+});
+
+Deno.test("EAP requests are refused for a bad role, session 0 or a packet shorter than a header", () => {
+  const cases: [string, Record<string, unknown>, string][] = [
+    ["eapStart", { realmId: 1, role: "client", peerId: "fqdn:a" }, "eapStart.args.role"],
+    ["eapProcess", { session: 0, packet: b64([1, 2, 0, 4]) }, "eapProcess.args.session"],
+    ["eapProcess", { session: 1, packet: b64([1, 2]) }, "eapProcess.args.packet"],
+    ["eapEnd", { session: 1, msk: b64([1]) }, 'unknown field "msk"'],
+  ];
+  for (const [type, args, reason] of cases) {
+    const r = refused({ id: 3, type, args });
+    assertEquals(r.code, "malformed", `${type} ${JSON.stringify(args)}`);
+    assert(r.message.includes(reason), `${type}: ${r.message}`);
+  }
+  // A result carrying anything beyond the round (an MSK, say) is refused on the main side.
+  assertThrows(() =>
+    parseResult("eapProcess", { session: 1, done: { success: true, hasMsk: true, msk: "AA==" } })
+  );
 });
