@@ -21,6 +21,8 @@ export type { ChildSaKeys, IkeSaKeys } from "./keys.ts";
 export { IntegrityError, MessageProtection } from "./protection.ts";
 export { IkeEngine } from "./engine.ts";
 export type { IkeEngineEvent, IkeEngineOptions, IkeTransport } from "./engine.ts";
+export { DEFAULT_INIT_ADMISSION_LIMITS, InitAdmission, TokenBucket } from "./admission.ts";
+export type { AdmissionVerdict, CookieEvidence, InitAdmissionLimits } from "./admission.ts";
 export { IkeSa, IkeSaState } from "./ike_sa.ts";
 export type { ChildSaRecord, IkeSaStateName } from "./ike_sa.ts";
 export { realmForPeer, realmPolicies } from "./realm_policy.ts";

@@ -5,7 +5,7 @@
 import type { AuthConfig, RealmConfig } from "../../lib/config/types.ts";
 import { NodeCryptoProvider } from "../../lib/crypto/node_provider.ts";
 import { type AuthService, LocalAuthService } from "../../lib/auth/mod.ts";
-import { IkeEngine, type IkeTransport } from "../../lib/ike/engine.ts";
+import { IkeEngine, type IkeEngineOptions, type IkeTransport } from "../../lib/ike/engine.ts";
 import type { IkeSa } from "../../lib/ike/ike_sa.ts";
 import {
   type LifecyclePolicy,
@@ -15,7 +15,13 @@ import {
 } from "../../lib/ike/realm_policy.ts";
 import { espSuitesByName, ikeSuitesByName } from "../../lib/ike/suites.ts";
 import { selectorFromCidr } from "../../lib/ike/traffic_selectors.ts";
-import { parseIdentity } from "../../lib/ike/payloads/mod.ts";
+import {
+  decodeMessage,
+  encodeMessage,
+  type NotifyPayload,
+  parseIdentity,
+} from "../../lib/ike/payloads/mod.ts";
+import { ExchangeType, HeaderFlag, NotifyType, PayloadType } from "../../lib/ike/constants.ts";
 import { exactIdRule, parseMatchRule } from "../../lib/realm/mod.ts";
 import type {
   ChildSaInstaller,
@@ -156,6 +162,8 @@ export function side(wire: Wire, address: string, realms: RealmPolicy[], auth: A
   virtualIps?: VirtualIpInstaller;
   /** An AuthService with certificates (LocalAuthService.create); default PSK only. */
   authService?: AuthService;
+  /** Further engine options (admission limits, a fake clock). */
+  engine?: Partial<IkeEngineOptions>;
 } = {}): Side {
   const installer = new RecordingInstaller();
   const engine = new IkeEngine({
@@ -170,6 +178,7 @@ export function side(wire: Wire, address: string, realms: RealmPolicy[], auth: A
     halfOpenTimeoutMs: 5000,
     ...(opts.cookieThreshold === undefined ? {} : { cookieThreshold: opts.cookieThreshold }),
     ...(opts.virtualIps === undefined ? {} : { virtualIps: opts.virtualIps }),
+    ...opts.engine,
   });
   wire.engines.set(address, engine);
   return { engine, installer, address };
@@ -213,6 +222,8 @@ export function gatewayPair(options: {
   lifecycleB?: Partial<LifecyclePolicy>;
   /** `nat_t` of both realms (default `force`). */
   natT?: NatTraversalMode;
+  /** Further engine options of B, the responder (admission limits, a fake clock). */
+  engineB?: Partial<IkeEngineOptions>;
 } = {}): { wire: Wire; a: Side; b: Side } {
   const retransmit = options.retransmitMs === undefined
     ? {}
@@ -249,7 +260,10 @@ export function gatewayPair(options: {
       lifecycle: { ...retransmit, ...options.lifecycleB },
     })],
     authConfig(1, "fqdn:b.example.com", { "fqdn:a.example.com": options.pskB ?? psk }),
-    options.retransmitMs === undefined ? {} : { retransmitMs: options.retransmitMs },
+    {
+      ...(options.retransmitMs === undefined ? {} : { retransmitMs: options.retransmitMs }),
+      ...(options.engineB === undefined ? {} : { engine: options.engineB }),
+    },
   );
   return { wire, a, b };
 }
@@ -259,4 +273,53 @@ export async function closeAll(...sides: Side[]): Promise<void> {
   for (const s of sides) {
     for (const sa of s.engine.list()) await s.engine.deleteSa(sa);
   }
+}
+
+/**
+ * A minimal well-formed IKE_SA_INIT request (x25519 proposal, KE, nonce) with an SPI and nonce
+ * derived from `n`; `cookie` goes first as a COOKIE notify (RFC 7296 §2.6).
+ */
+export function initRequest(n: number, cookie?: Uint8Array): Uint8Array {
+  const spi = new Uint8Array(8);
+  new DataView(spi.buffer).setUint32(4, n + 1);
+  return encodeMessage({
+    initiatorSpi: spi,
+    responderSpi: new Uint8Array(8),
+    majorVersion: 2,
+    minorVersion: 0,
+    exchangeType: ExchangeType.IkeSaInit,
+    flags: HeaderFlag.Initiator,
+    messageId: 0,
+  }, [
+    ...(cookie === undefined ? [] : [
+      {
+        type: PayloadType.Notify,
+        protocol: 0,
+        spi: new Uint8Array(0),
+        notifyType: NotifyType.Cookie,
+        data: cookie,
+      } as const,
+    ]),
+    {
+      type: PayloadType.SecurityAssociation,
+      proposals: [{
+        number: 1,
+        protocol: 1,
+        spi: new Uint8Array(0),
+        transforms: [{ type: 1, id: 20, keyLength: 256 }, { type: 2, id: 6 }, { type: 4, id: 31 }],
+      }],
+    },
+    { type: PayloadType.KeyExchange, dhGroup: 31, keyData: new Uint8Array(32).fill(9) },
+    { type: PayloadType.Nonce, nonce: new Uint8Array(32).fill(n & 0xff) },
+  ]);
+}
+
+/** The data of a lone COOKIE notify in an IKE_SA_INIT response, or undefined. */
+export function cookieOf(response: Uint8Array): Uint8Array | undefined {
+  const { payloads } = decodeMessage(response);
+  const first = payloads[0] as NotifyPayload | undefined;
+  return payloads.length === 1 && first?.type === PayloadType.Notify &&
+      first.notifyType === NotifyType.Cookie
+    ? first.data
+    : undefined;
 }

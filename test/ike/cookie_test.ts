@@ -1,10 +1,14 @@
 import { assert, assertEquals } from "../_assert.ts";
 import { setLogSinks } from "../../lib/log/mod.ts";
 import { CookieJar } from "../../lib/ike/cookie.ts";
-import { ExchangeType, HeaderFlag, NotifyType, PayloadType } from "../../lib/ike/constants.ts";
-import { decodeMessage, encodeMessage } from "../../lib/ike/payloads/mod.ts";
-import type { NotifyPayload } from "../../lib/ike/payloads/mod.ts";
-import { closeAll, gatewayPair, nextEvent, side } from "./_engine_fixture.ts";
+import {
+  closeAll,
+  cookieOf,
+  gatewayPair,
+  initRequest,
+  nextEvent,
+  side,
+} from "./_engine_fixture.ts";
 
 const silent = () => setLogSinks([]);
 
@@ -24,33 +28,6 @@ Deno.test("a cookie verifies for the same request only, across one secret rotati
   jar.issue(nonce, "198.51.100.7", spi); // rotates again
   assert(!jar.verify(cookie, nonce, "198.51.100.7", spi), "two rotations later it is stale");
 });
-
-/** A minimal IKE_SA_INIT request with a fresh SPI and nonce. */
-function initRequest(n: number): Uint8Array {
-  const spi = new Uint8Array(8);
-  new DataView(spi.buffer).setUint32(4, n + 1);
-  return encodeMessage({
-    initiatorSpi: spi,
-    responderSpi: new Uint8Array(8),
-    majorVersion: 2,
-    minorVersion: 0,
-    exchangeType: ExchangeType.IkeSaInit,
-    flags: HeaderFlag.Initiator,
-    messageId: 0,
-  }, [
-    {
-      type: PayloadType.SecurityAssociation,
-      proposals: [{
-        number: 1,
-        protocol: 1,
-        spi: new Uint8Array(0),
-        transforms: [{ type: 1, id: 20, keyLength: 256 }, { type: 2, id: 6 }, { type: 4, id: 31 }],
-      }],
-    },
-    { type: PayloadType.KeyExchange, dhGroup: 31, keyData: new Uint8Array(32).fill(9) },
-    { type: PayloadType.Nonce, nonce: new Uint8Array(32).fill(n & 0xff) },
-  ]);
-}
 
 Deno.test("a flood above the half-open threshold gets COOKIEs and creates no state; a real initiator still gets in", async () => {
   const restore = silent();
@@ -88,12 +65,7 @@ Deno.test("a flood above the half-open threshold gets COOKIEs and creates no sta
     await Promise.all(wire.pending);
     assertEquals(strict.engine.list().length, 3, "only the first 3 created state");
     assertEquals(strict.engine.counters.get("cookiesSent"), 197);
-    const cookieReplies = replies.filter((r) => {
-      const m = decodeMessage(r);
-      const n = m.payloads[0] as NotifyPayload;
-      return m.payloads.length === 1 && n.type === PayloadType.Notify &&
-        n.notifyType === NotifyType.Cookie;
-    });
+    const cookieReplies = replies.filter((r) => cookieOf(r) !== undefined);
     assertEquals(cookieReplies.length, 197);
 
     // A real initiator returns the cookie and gets its SA.
