@@ -29,6 +29,34 @@ export class BusUnreachableError extends Error {
   }
 }
 
+/** Attempts of a request refused with 503 and Retry-After, before the 503 is the caller's. */
+export const UNAVAILABLE_ATTEMPTS = 4;
+/** The longest Retry-After honoured, in seconds. */
+const MAX_RETRY_AFTER_S = 5;
+
+/**
+ * The wait before asking again, in ms: null unless a 503 with Retry-After in seconds (the
+ * server's secure process is restarting after a realm change; nothing was done).
+ */
+function retryDelayMs(response: Response): number | null {
+  if (response.status !== 503) return null;
+  const seconds = Number(response.headers.get("retry-after"));
+  if (!Number.isFinite(seconds) || seconds <= 0) return null;
+  return Math.min(seconds, MAX_RETRY_AFTER_S) * 1000;
+}
+
+/** Resolves after `ms`; rejects with the signal's reason when it aborts first. */
+function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    }, { once: true });
+  });
+}
+
 /** One parsed response. */
 export interface BusResponse {
   status: number;
@@ -47,6 +75,11 @@ export interface BusClientOptions {
   password: string;
   /** PEM CA certificates to trust for https (a self-signed server certificate). */
   caCerts?: string[];
+  /**
+   * Attempts of a request the server refuses with 503 and Retry-After (default
+   * {@link UNAVAILABLE_ATTEMPTS}; 1: no retry).
+   */
+  attempts?: number;
 }
 
 /** The attributes of an element as a plain object. */
@@ -106,9 +139,11 @@ export class BusClient {
   readonly options: BusClientOptions;
   #sessionId: string | undefined;
   #client: Deno.HttpClient | undefined;
+  readonly #attempts: number;
 
   constructor(options: BusClientOptions) {
     this.options = options;
+    this.#attempts = Math.max(1, options.attempts ?? UNAVAILABLE_ATTEMPTS);
     if (options.caCerts?.length) this.#client = Deno.createHttpClient({ caCerts: options.caCerts });
   }
 
@@ -131,14 +166,20 @@ export class BusClient {
     if (signal) init.signal = signal;
     if (this.#client) init.client = this.#client;
     let response: Response;
-    try {
-      response = await fetch(url, init);
-    } catch (e) {
-      if (signal?.aborted) throw e;
-      throw new BusUnreachableError(
-        `Cannot reach the management server at ${this.options.url}: ${(e as Error).message}`,
-        { cause: e },
-      );
+    for (let attempt = 1;; attempt++) {
+      try {
+        response = await fetch(url, init);
+      } catch (e) {
+        if (signal?.aborted) throw e;
+        throw new BusUnreachableError(
+          `Cannot reach the management server at ${this.options.url}: ${(e as Error).message}`,
+          { cause: e },
+        );
+      }
+      const waitMs = retryDelayMs(response);
+      if (waitMs === null || attempt >= this.#attempts) break;
+      await response.body?.cancel();
+      await delay(waitMs, signal);
     }
     const xml = await response.text();
     let root: XmlElement;

@@ -8,11 +8,12 @@
  *   3. cross-origin (Origin ≠ Host, Sec-Fetch-Site)?   yes → 403 forbidden
  *   4. source locked after too many failed logins?     yes → 429 + Retry-After
  *   5. HTTP Basic credentials of a web user?           no → 401 (failure counted)
+ *      users not checkable (secure process down)?     → 503 + Retry-After (not counted)
  *   6. route: POST /bus/open · PUT /bus/write/<sid> · GET /bus/read/<sid> · DELETE /bus/write/<sid>
  *   7. session of this user? body ≤ limit? well-formed request? known action? → run it
  */
 import type { ApplianceControl } from "../appliance/mod.ts";
-import type { WebUserAuthService, WebUserGrant } from "../auth/mod.ts";
+import { AuthUnavailableError, type WebUserAuthService, type WebUserGrant } from "../auth/mod.ts";
 import { type AdminConfig, ConfigError, parseXml } from "../config/mod.ts";
 import { Logger } from "../log/mod.ts";
 import { FailedLoginLimiter, SourceAcl } from "./acl.ts";
@@ -24,6 +25,8 @@ import { type BusRecord, renderResponse, SERVICE_BUS } from "./records.ts";
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
 /** Failed logins allowed per source and window before 429. */
 export const DEFAULT_FAILED_LOGINS = { limit: 5, windowMs: 60_000 } as const;
+/** Retry-After (seconds) of a 503 while the web users cannot be checked. */
+export const UNAVAILABLE_RETRY_AFTER_S = 1;
 /** The GUI files served at `/` (the repository's web/ directory). */
 export const DEFAULT_STATIC_DIR: string = new URL("../../web/", import.meta.url).pathname;
 
@@ -309,10 +312,24 @@ export class ManagementServer {
         { headers: { "www-authenticate": challenge } },
       );
     }
-    const grant = await this.#options.users.verifyWebUser(
-      credentials.user,
-      credentials.password,
-    );
+    let grant: WebUserGrant | null;
+    try {
+      grant = await this.#options.users.verifyWebUser(credentials.user, credentials.password);
+    } catch (e) {
+      if (!(e instanceof AuthUnavailableError)) throw e;
+      // The secure process holds the users and is down (restarting after a realm change, or
+      // after a crash); the check already waited for it. Nothing was done: try again.
+      this.log.warn(`cannot check user ${printableUser(credentials.user)}: ${e.message}`);
+      throw new BusError(
+        503,
+        "auth_unavailable",
+        `Cannot authenticate now: the secure process that checks web users is restarting; try again in ${UNAVAILABLE_RETRY_AFTER_S} s`,
+        {
+          headers: { "retry-after": String(UNAVAILABLE_RETRY_AFTER_S) },
+          attributes: { retry_after: UNAVAILABLE_RETRY_AFTER_S },
+        },
+      );
+    }
     if (!grant) {
       this.#limiter.fail(source);
       this.log.warn(`login failed for user ${printableUser(credentials.user)} from ${source}`);

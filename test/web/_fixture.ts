@@ -4,7 +4,7 @@
  * port. Configuration files live in a temp dir so realm changes can be checked on disk.
  */
 import { Appliance } from "../../lib/appliance/mod.ts";
-import { hashPassword } from "../../lib/auth/mod.ts";
+import { hashPassword, type WebUserAuthService } from "../../lib/auth/mod.ts";
 import {
   type AuthConfig,
   checkAuthAgainstConfig,
@@ -111,6 +111,11 @@ export interface WebLabOptions {
   failedLogins?: { limit: number; windowMs: number };
   /** gw2's key for gw1 (a different one makes IKE_AUTH fail). */
   gw2Psk?: string;
+  /**
+   * The web-user check of gw1's server, made from gw1's files (a secure process reading them);
+   * default the users of auth.xml in this process.
+   */
+  users?: (files: { configPath: string; authPath: string }) => Promise<WebUserAuthService>;
 }
 
 /** The running pair, gw1's management server and its files. */
@@ -194,6 +199,7 @@ export async function startLab(options: WebLabOptions = {}): Promise<WebLab> {
     auth: auth1,
     configPath,
     authPath,
+    ...(options.users ? { users: await options.users({ configPath, authPath }) } : {}),
     server: {
       port: 0,
       staticDir: null,

@@ -25,6 +25,44 @@ export class BusError extends Error {
 }
 
 /**
+ * Attempts of a request the server refuses with 503 and Retry-After (its secure process is
+ * restarting after a realm change; nothing was done), before the 503 is the caller's.
+ */
+const UNAVAILABLE_ATTEMPTS = 4;
+/** The longest Retry-After honoured, in seconds. */
+const MAX_RETRY_AFTER_S = 5;
+
+/**
+ * How long to wait before asking again: null unless a 503 with Retry-After (seconds).
+ *
+ * @param {Response} response
+ * @returns {number | null} milliseconds
+ */
+function retryDelayMs(response) {
+  if (response.status !== 503) return null;
+  const seconds = Number(response.headers.get("retry-after"));
+  if (!Number.isFinite(seconds) || seconds <= 0) return null;
+  return Math.min(seconds, MAX_RETRY_AFTER_S) * 1000;
+}
+
+/**
+ * Resolves after `ms`, or rejects with the AbortError when `signal` aborts first.
+ *
+ * @param {number} ms
+ * @param {AbortSignal} [signal]
+ */
+function sleep(ms, signal) {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    }, { once: true });
+  });
+}
+
+/**
  * `Basic base64(utf8(user:password))`.
  *
  * @param {string} user
@@ -187,18 +225,24 @@ export class BusClient {
     if (body !== undefined) headers["content-type"] = "application/xml; charset=utf-8";
     /** @type {Response} */
     let response;
-    try {
-      response = await fetch(path, {
-        method,
-        headers,
-        cache: "no-store",
-        keepalive,
-        ...(body === undefined ? {} : { body }),
-        ...(signal === undefined ? {} : { signal }),
-      });
-    } catch (e) {
-      if (e instanceof DOMException && e.name === "AbortError") throw e;
-      throw new BusError(0, "network", "Cannot reach the appliance");
+    for (let attempt = 1;; attempt++) {
+      try {
+        response = await fetch(path, {
+          method,
+          headers,
+          cache: "no-store",
+          keepalive,
+          ...(body === undefined ? {} : { body }),
+          ...(signal === undefined ? {} : { signal }),
+        });
+      } catch (e) {
+        if (e instanceof DOMException && e.name === "AbortError") throw e;
+        throw new BusError(0, "network", "Cannot reach the appliance");
+      }
+      const waitMs = retryDelayMs(response);
+      if (waitMs === null || attempt >= UNAVAILABLE_ATTEMPTS) break;
+      await response.body?.cancel();
+      await sleep(waitMs, signal);
     }
     const text = await response.text();
     const root = parseAnswer(text, response.status);

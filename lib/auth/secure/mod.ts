@@ -51,7 +51,12 @@ export {
   SecureStartError,
 } from "./client.ts";
 export type { SecureClientOptions } from "./client.ts";
-export { RemoteAuthService, RemoteSysService, RemoteWebUserService } from "./remote.ts";
+export {
+  RemoteAuthService,
+  RemoteSysService,
+  RemoteWebUserService,
+  WEB_USER_WAIT_MS,
+} from "./remote.ts";
 export { DEFAULT_RESTART_LIMITS, RestartPolicy, SecureProcessSupervisor } from "./supervisor.ts";
 export type { RestartLimits, SupervisorOptions } from "./supervisor.ts";
 export {

@@ -9,12 +9,17 @@ import type {
   AuthService,
   CertificateVerifyRequest,
   CertificateVerifyResult,
+  EapAuthRequest,
+  EapRound,
+  EapStartRequest,
+  EapVerifyRequest,
   PskAuthRequest,
   PskVerifyRequest,
   SignatureAuthRequest,
 } from "../service.ts";
 import type { WebUserAuthService, WebUserGrant } from "../web_users.ts";
-import type { SecureClient } from "./client.ts";
+import { type SecureClient, SecureProcessUnavailableError } from "./client.ts";
+import type { ResultOf } from "./protocol.ts";
 
 /**
  * AuthService answered by the secure process.
@@ -96,20 +101,97 @@ export class RemoteAuthService implements AuthService {
       signedOctets: request.signedOctets,
     });
   }
+
+  async eapStart(request: EapStartRequest): Promise<EapRound> {
+    return roundOf(
+      await this.#client.request("eapStart", {
+        realmId: request.realmId,
+        role: request.role,
+        peerId: request.peerId,
+      }),
+    );
+  }
+
+  async eapProcess(session: number, packet: Uint8Array): Promise<EapRound> {
+    return roundOf(await this.#client.request("eapProcess", { session, packet }));
+  }
+
+  eapAuth(request: EapAuthRequest): Promise<Uint8Array> {
+    return this.#client.request("eapAuth", {
+      session: request.session,
+      prf: request.prf,
+      signedOctets: request.signedOctets,
+    });
+  }
+
+  eapVerifyAuth(request: EapVerifyRequest): Promise<boolean> {
+    return this.#client.request("eapVerifyAuth", {
+      session: request.session,
+      prf: request.prf,
+      signedOctets: request.signedOctets,
+      auth: request.auth,
+    });
+  }
+
+  async eapEnd(session: number): Promise<void> {
+    await this.#client.request("eapEnd", { session });
+  }
 }
 
-/** The web-user check, answered by the secure process (which holds the hashes). */
+/** An EAP round as the protocol delivers it, with absent fields left out. */
+function roundOf(result: ResultOf<"eapStart">): EapRound {
+  const round: EapRound = { session: result.session };
+  if (result.send !== undefined) round.send = result.send;
+  if (result.done !== undefined) {
+    const d = result.done;
+    round.done = { success: d.success, hasMsk: d.hasMsk };
+    if (d.identity !== undefined) round.done.identity = d.identity;
+    if (d.reason !== undefined) round.done.reason = d.reason;
+  }
+  return round;
+}
+
+/** How long a web-user check waits for a secure process that is down (restarting). */
+export const WEB_USER_WAIT_MS = 5_000;
+
+/**
+ * The web-user check, answered by the secure process (which holds the hashes).
+ *
+ * Every management request is checked here, and the secure process restarts after each realm
+ * change (a reload takes a few hundred ms). Unlike IKE, which must fail fast, a check made while
+ * it is down waits up to {@link WEB_USER_WAIT_MS} for it to be back and is asked again; after
+ * that it rejects with the {@link SecureProcessUnavailableError} (an AuthUnavailableError),
+ * which the web server answers with 503 and Retry-After.
+ */
 export class RemoteWebUserService implements WebUserAuthService {
   readonly #client: SecureClient;
+  readonly #waitMs: number;
 
-  constructor(client: SecureClient) {
+  constructor(client: SecureClient, options: { waitMs?: number } = {}) {
     this.#client = client;
+    this.#waitMs = options.waitMs ?? WEB_USER_WAIT_MS;
   }
 
   async verifyWebUser(user: string, password: string): Promise<WebUserGrant | null> {
     // Longer than the protocol allows: no such user could exist.
     if (user.length > 256 || password.length > 1024) return null;
-    return await this.#client.request("verifyWebUser", { user, password });
+    const deadline = Date.now() + this.#waitMs;
+    for (;;) {
+      try {
+        return await this.#client.request("verifyWebUser", { user, password });
+      } catch (e) {
+        // Up but not answering (a timeout) or refused: waiting would not help.
+        if (!(e instanceof SecureProcessUnavailableError) || this.#client.up) throw e;
+        const left = deadline - Date.now();
+        if (left <= 0) throw e;
+        try {
+          await this.#client.waitReady(left);
+        } catch {
+          // Not back in time, or it went down again before it was ready.
+          throw e;
+        }
+      }
+    }
   }
 }
 
