@@ -18,7 +18,10 @@ DENO=${DENO:-node_modules/.bin/deno}
 source scripts/permissions.sh
 mkdir -p dist
 # --include web: the GUI's static files are served from inside the executable.
-args=(compile "${RHP_PERMISSIONS[@]}" --include web --output dist/rockhopper)
+# --include lib/dispatch/worker_entry.ts: the data-plane workers' module (deno compile embeds a
+# worker's code only when told to).
+args=(compile "${RHP_PERMISSIONS[@]}" --include web --include lib/dispatch/worker_entry.ts
+  --output dist/rockhopper)
 [ -n "${TARGET:-}" ] && args+=(--target "$TARGET")
 "$DENO" "${args[@]}" main.ts
 echo "built dist/rockhopper; run: dist/rockhopper -f conf/rockhopper.xml -a conf/auth.xml"

@@ -9,6 +9,11 @@
  *   3. raw ESP → IPv4 header stripped → realm by SPI → decrypt → TUN
  *   4. UDP 500 → engine
  *
+ * With `<data_plane workers="N">` (lib/dispatch) steps 1–3 run in N worker threads instead: the
+ * appliance opens N queues of each realm's TUN, N NAT-T sockets in a SO_REUSEPORT group and N raw
+ * ESP sockets, and mirrors every child SA into the workers (EspInstaller's mirror); IKE on the
+ * NAT-T port reaches the engine through worker 0.
+ *
  * The raw ESP socket is opened when some realm may run ESP without UDP (`nat_t` "auto" or
  * "no"); when it cannot be (no CAP_NET_RAW, an IPv6 listening address), "auto" realms act as
  * "force" and a "no" realm stops the start.
@@ -48,8 +53,10 @@ import {
   type PacketDevice,
   type RawEspSocket,
   sourceAddressFor,
+  type TunDevice,
 } from "../net/mod.ts";
 import { IpSysService, type SysService } from "../sys_control/mod.ts";
+import { DataPlanePool } from "../dispatch/mod.ts";
 import { EspInstaller } from "./esp_installer.ts";
 import { VirtualIpManager } from "./virtual_ips.ts";
 import { RealmRuntime } from "./realm_runtime.ts";
@@ -100,7 +107,7 @@ export interface ApplianceOptions {
   manageRoutes?: boolean;
   /**
    * Interval of NAT keepalives (RFC 3948 §2.3) on established UDP-encapsulated IKE SAs whose
-   * local side is behind a NAT; default 20 000 ms, 0 = none.
+   * local side is behind a NAT; default the root `<ike nat_keepalive>` (20 s), 0 = none.
    */
   natKeepaliveMs?: number;
 }
@@ -123,20 +130,44 @@ const APPLIANCE_COUNTERS = [
 ] as const;
 
 async function openRealmTun(realm: RealmPolicy, sys: SysService): Promise<PacketDevice> {
+  return (await openRealmQueues(realm, sys, 0, false))[0]!;
+}
+
+/**
+ * Opens a realm's TUN device and configures it; with `queues` > 0 as that many queues of a
+ * multi-queue device (one per data-plane worker), else as a plain device; `offload` opens them
+ * with IFF_VNET_HDR and TSO (workers only).
+ */
+async function openRealmQueues(
+  realm: RealmPolicy,
+  sys: SysService,
+  queues: number,
+  offload: boolean,
+): Promise<PacketDevice[]> {
   const tunnel = realm.config.tunnelInterface;
   const mtu = tunnel.mtu === "auto" ? AUTO_TUNNEL_MTU : tunnel.mtu;
-  const device = openTun({ name: tunnel.name, mode: "tun", mtu });
+  const multiQueue = queues > 0;
+  const device = openTun({ name: tunnel.name, mode: "tun", mtu, multiQueue, offload });
+  const devices: PacketDevice[] = [device];
   try {
+    for (let i = 1; i < queues; i++) {
+      devices.push(openTun({ name: device.name, mode: "tun", mtu, multiQueue, offload }));
+    }
     await sys.setMtu(device.name, mtu);
     await sys.addAddress(device.name, tunnel.address);
     // No IPv6 link-local address: the kernel would send router solicitations into the tunnel.
     await sys.disableAddressGeneration(device.name);
     await sys.linkUp(device.name);
   } catch (e) {
-    device.close();
+    for (const d of devices) d.close();
     throw e;
   }
-  return device;
+  return devices;
+}
+
+/** The descriptor of a TUN queue the appliance opened (a {@link TunDevice}). */
+function queueFd(device: PacketDevice): number {
+  return (device as TunDevice).fd;
 }
 
 export class Appliance {
@@ -149,6 +180,10 @@ export class Appliance {
   readonly #natTSocket: DatagramSocket;
   /** IP protocol 50; null when no realm needs it or it could not be opened. */
   readonly #rawEspSocket: RawEspSocket | null;
+  /** The data-plane workers; null when ESP runs on the main thread. */
+  readonly #pool: DataPlanePool | null;
+  /** Realm TUN devices of the workers are opened with offloads (`<data_plane offload>`). */
+  #offload = false;
   /** Where the outbound data path of every realm sends ESP. */
   readonly #sendEsp: EspSender = (datagram, remote) => this.#sendEspPacket(datagram, remote);
   readonly #abort = new AbortController();
@@ -169,6 +204,7 @@ export class Appliance {
     ikeSocket: DatagramSocket;
     natTSocket: DatagramSocket;
     rawEspSocket: RawEspSocket | null;
+    pool: DataPlanePool | null;
   }) {
     this.engine = parts.engine;
     this.realms = parts.realms;
@@ -176,6 +212,7 @@ export class Appliance {
     this.#ikeSocket = parts.ikeSocket;
     this.#natTSocket = parts.natTSocket;
     this.#rawEspSocket = parts.rawEspSocket;
+    this.#pool = parts.pool;
   }
 
   /**
@@ -183,7 +220,13 @@ export class Appliance {
    * policies made at run time, so that "auto" acts as "force" when it is false.
    */
   get rawEspAvailable(): boolean {
+    if (this.#pool) return this.#pool.rawEsp;
     return this.#rawEspSocket !== null && !this.#rawEspSocket.closed;
+  }
+
+  /** Number of data-plane workers; 0 when the ESP data path runs on the main thread. */
+  get dataPlaneWorkers(): number {
+    return this.#pool?.workers ?? 0;
   }
 
   /** Counters of the raw ESP socket, if open (status output). */
@@ -202,31 +245,45 @@ export class Appliance {
     if (options.config.interfaces.length > 1) {
       log.warn(`listening on ${address} only: several <interface> elements are not supported yet`);
     }
-    const rawEspSocket = Appliance.#openRawEspIfUseful(options, address, log);
-    let policies: RealmPolicy[];
-    try {
-      policies = realmPolicies(options.config, options.auth, { rawEsp: rawEspSocket !== null });
-    } catch (e) {
-      rawEspSocket?.close();
-      throw e;
-    }
     const ikePort = options.ikePort ?? IKE_PORT;
     const natTPort = options.natTPort ?? NAT_T_PORT;
+    const holder: { appliance?: Appliance } = {};
+    const pool = Appliance.#openPoolIfWanted(options, address, natTPort, crypto, log, holder);
+    const dataPlaneOffload = options.config.dataPlane?.offload ?? false;
+    const rawEspSocket = pool ? null : Appliance.#openRawEspIfUseful(options, address, log);
+    let policies: RealmPolicy[];
+    try {
+      policies = realmPolicies(options.config, options.auth, {
+        rawEsp: pool ? pool.rawEsp : rawEspSocket !== null,
+      });
+    } catch (e) {
+      rawEspSocket?.close();
+      await pool?.stop();
+      throw e;
+    }
 
     const realms = new Map<number, RealmRuntime>();
     const sockets: DatagramSocket[] = [];
     try {
       for (const policy of policies) {
-        const device = await openDevice(policy);
         const inner = policy.config.tunnelInterface?.address.split("/")[0];
+        if (pool) {
+          realms.set(
+            policy.id,
+            await Appliance.#openPooledRealm(policy, sys, pool, inner, dataPlaneOffload),
+          );
+          continue;
+        }
+        const device = await openDevice(policy);
         realms.set(policy.id, new RealmRuntime(policy, device, inner));
       }
       sockets.push(await openSocket({ address, port: ikePort }));
-      sockets.push(await openSocket({ address, port: natTPort }));
+      sockets.push(pool ? pool.natTSocket : await openSocket({ address, port: natTPort }));
     } catch (e) {
-      for (const r of realms.values()) r.device.close();
+      for (const r of realms.values()) Appliance.#closeDevices(r);
       for (const s of sockets) s.close();
       rawEspSocket?.close();
+      await pool?.stop();
       throw e;
     }
     const [ikeSocket, natTSocket] = sockets as [DatagramSocket, DatagramSocket];
@@ -235,10 +292,11 @@ export class Appliance {
       realms,
       manageRoutes: options.manageRoutes ?? true,
       sys,
+      ...(pool ? { mirror: pool } : {}),
     });
     const auth: AuthService = options.authService ??
       await LocalAuthService.create(options.auth, crypto);
-    const holder: { appliance?: Appliance } = {};
+    const globalIke = options.config.ike;
     const engine = new IkeEngine({
       crypto,
       auth,
@@ -255,9 +313,22 @@ export class Appliance {
         : {}),
       ikePort,
       natTPort,
+      ...(pool
+        ? {
+          spiAffinity: (spi: number, replaces: number) =>
+            pool.rules.inboundWorker(spi, pool.workers) ===
+              pool.rules.inboundWorker(replaces, pool.workers),
+        }
+        : {}),
       transport: {
         send: (bytes, to, localPort) => holder.appliance!.#sendIke(bytes, to, localPort),
       },
+      ...(globalIke === undefined ? {} : {
+        cookieThreshold: globalIke.cookieThreshold,
+        initRateLimit: globalIke.initRateLimit,
+        cookieRateLimit: globalIke.cookieRateLimit,
+        halfOpenLimit: globalIke.halfOpenLimit,
+      }),
     });
     const appliance = new Appliance({
       engine,
@@ -266,15 +337,33 @@ export class Appliance {
       ikeSocket,
       natTSocket,
       rawEspSocket,
+      pool,
     });
     holder.appliance = appliance;
+    appliance.#offload = dataPlaneOffload;
     appliance.#openDevice = openDevice;
     appliance.#sys = sys;
-    appliance.#natKeepaliveMs = options.natKeepaliveMs ?? NAT_KEEPALIVE_MS;
+    appliance.#natKeepaliveMs = options.natKeepaliveMs ??
+      (globalIke === undefined ? NAT_KEEPALIVE_MS : globalIke.natKeepalive * 1000);
+    if (pool) {
+      try {
+        await pool.start([...realms.values()].map((r) => Appliance.#poolRealm(r)));
+      } catch (e) {
+        await appliance.stop();
+        throw e;
+      }
+    }
     appliance.#startLoops();
+    const limits = engine.admissionLimits;
+    const keepalive = appliance.#natKeepaliveMs;
+    log.info(
+      `IKE_SA_INIT limits: COOKIE demanded from ${limits.cookieThreshold} half-open SAs or above ${limits.initRateLimit}/s, at most ${limits.cookieRateLimit} COOKIEs/s, dropped from ${limits.halfOpenLimit} half-open SAs; NAT keepalives ${
+        keepalive > 0 ? `every ${keepalive / 1000} s` : "off"
+      }`,
+    );
     log.info(
       `listening for IKE on ${address}:${ikePort} and ${address}:${natTPort}${
-        rawEspSocket ? `, raw ESP (IP protocol 50) on ${address}` : ""
+        appliance.rawEspAvailable ? `, raw ESP (IP protocol 50) on ${address}` : ""
       } (crypto: ${crypto.name})`,
     );
     for (const r of realms.values()) {
@@ -310,11 +399,14 @@ export class Appliance {
     // A realm added or changed at run time: the secure process must know its device and
     // networks (it re-reads rockhopper.xml) before the first change on it.
     await this.#sys.reload?.();
-    const device = await this.#openDevice(policy);
     const inner = policy.config.tunnelInterface?.address.split("/")[0];
-    const realm = new RealmRuntime(policy, device, inner);
+    const pool = this.#pool;
+    const realm = pool
+      ? await Appliance.#openPooledRealm(policy, this.#sys, pool, inner, this.#offload)
+      : new RealmRuntime(policy, await this.#openDevice(policy), inner);
     (this.realms as Map<number, RealmRuntime>).set(policy.id, realm);
-    this.#startRealmLoop(realm);
+    if (pool) await pool.addRealm(Appliance.#poolRealm(realm));
+    else this.#startRealmLoop(realm);
     for (const peer of policy.peers) {
       if (peer.auto === "start" && peer.address) this.#keepTrying(policy, peer.id);
     }
@@ -328,7 +420,11 @@ export class Appliance {
     const realm = this.realms.get(id);
     if (!realm) return;
     (this.realms as Map<number, RealmRuntime>).delete(id);
-    realm.device.close();
+    // The workers let go of the queues before their descriptors are closed.
+    await this.#pool?.removeRealm(id).catch((e) =>
+      this.log.warn(`Cannot take realm ${id} from the data-plane workers: ${(e as Error).message}`)
+    );
+    Appliance.#closeDevices(realm);
     await realm.loop?.catch(() => {});
   }
 
@@ -342,8 +438,106 @@ export class Appliance {
     this.#ikeSocket.close();
     this.#natTSocket.close();
     this.#rawEspSocket?.close();
-    for (const r of this.realms.values()) r.device.close();
+    await this.#pool?.stop();
+    for (const r of this.realms.values()) Appliance.#closeDevices(r);
     await Promise.allSettled(this.#loops);
+  }
+
+  /**
+   * The data-plane worker pool when `<data_plane workers>` asks for one and the appliance runs
+   * on real devices (no injected device or socket openers), with FFI, libcrypto and an IPv4
+   * listening address; else null (ESP on the main thread, logged when workers were asked for).
+   * Opens the NAT-T socket group and, when a realm may run ESP raw, the raw ESP sockets.
+   */
+  static #openPoolIfWanted(
+    options: ApplianceOptions,
+    address: string,
+    natTPort: number,
+    crypto: CryptoProvider,
+    log: Logger,
+    holder: { appliance?: Appliance },
+  ): DataPlanePool | null {
+    const workers = options.config.dataPlane?.workers ?? 0;
+    if (workers === 0) return null;
+    const injected = options.openDevice ?? options.openSocket ?? options.openRawEsp;
+    const ipv4 = /^\d+\.\d+\.\d+\.\d+$/.test(address);
+    // Deno loads a worker's modules under the read permission (unlike the main program's).
+    const sources = decodeURIComponent(new URL("../", import.meta.url).pathname);
+    const readable =
+      Deno.permissions.querySync({ name: "read", path: sources }).state === "granted";
+    const reason = injected !== undefined
+      ? "devices or sockets are injected"
+      : !ipv4
+      ? `the listening address ${address} is not IPv4`
+      : crypto.name !== "libcrypto"
+      ? "libcrypto is not available"
+      : !readable
+      ? `workers need read access to ${sources} (add it to --allow-read)`
+      : undefined;
+    if (reason !== undefined) {
+      const text = `ESP runs on the main thread, not in ${workers} data-plane worker(s): ${reason}`;
+      if (readable) log.info(text);
+      else log.warn(text);
+      return null;
+    }
+    const events = {
+      onIke: (message: Uint8Array, from: Endpoint) => {
+        void holder.appliance?.engine.handleDatagram(message, from, natTPort);
+      },
+      onKeepalive: () => holder.appliance?.counters.add("rxNatKeepalive"),
+      onRemote: (spi: number, from: Endpoint) => {
+        const appliance = holder.appliance;
+        if (appliance) appliance.#followRemote(spi, from);
+      },
+      onNoRoute: (realm: number) => holder.appliance?.engine.acquire(realm),
+    };
+    const realms = options.config.realms.filter((r) => r.enabled && r.ike.natT !== "force");
+    const open = (rawEsp: boolean) =>
+      DataPlanePool.open({ workers, address, natTPort, rawEsp, events });
+    if (realms.length === 0) return open(false);
+    try {
+      return open(true);
+    } catch (e) {
+      const pool = open(false);
+      log.warn(
+        `${(e as Error).message}; ESP of realms with nat_t="auto" (${
+          realms.filter((r) => r.ike.natT === "auto").map((r) => r.name).join(", ") || "none"
+        }) will always run in UDP ${natTPort}, as with nat_t="force" (raw ESP needs CAP_NET_RAW and an IPv4 listening address)`,
+      );
+      return pool;
+    }
+  }
+
+  /** A realm whose TUN device has one queue per worker and whose counters the workers share. */
+  static async #openPooledRealm(
+    policy: RealmPolicy,
+    sys: SysService,
+    pool: DataPlanePool,
+    inner: string | undefined,
+    offload: boolean,
+  ): Promise<RealmRuntime> {
+    const [device, ...extra] = await openRealmQueues(policy, sys, pool.workers, offload);
+    const counters = pool.createRealmCounters();
+    const realm = new RealmRuntime(policy, device!, inner, counters);
+    realm.extraQueues = extra;
+    realm.sharedCounters = counters.shared;
+    return realm;
+  }
+
+  static #poolRealm(realm: RealmRuntime) {
+    return {
+      id: realm.policy.id,
+      name: realm.device.name,
+      mtu: realm.device.mtu,
+      queues: [realm.device, ...realm.extraQueues].map(queueFd),
+      counters: realm.sharedCounters!,
+      offload: (realm.device as TunDevice).offload === true,
+    };
+  }
+
+  static #closeDevices(realm: RealmRuntime): void {
+    realm.device.close();
+    for (const queue of realm.extraQueues) queue.close();
   }
 
   /**
@@ -401,9 +595,14 @@ export class Appliance {
     this.#loops.push(this.#receiveLoop(this.#ikeSocket, (data, from) => {
       void this.engine.handleDatagram(data, from, this.#ikeSocket.local.port);
     }));
-    this.#loops.push(this.#receiveLoop(this.#natTSocket, (data, from) => this.#onNatT(data, from)));
-    if (this.#rawEspSocket) this.#loops.push(this.#rawEspLoop(this.#rawEspSocket));
-    for (const realm of this.realms.values()) this.#startRealmLoop(realm);
+    // With workers, they run the NAT-T port, raw ESP and the TUN queues.
+    if (!this.#pool) {
+      this.#loops.push(
+        this.#receiveLoop(this.#natTSocket, (data, from) => this.#onNatT(data, from)),
+      );
+      if (this.#rawEspSocket) this.#loops.push(this.#rawEspLoop(this.#rawEspSocket));
+      for (const realm of this.realms.values()) this.#startRealmLoop(realm);
+    }
     if (this.#natKeepaliveMs > 0) {
       this.#keepaliveTimer = setInterval(() => this.#sendNatKeepalives(), this.#natKeepaliveMs);
     }
@@ -456,15 +655,7 @@ export class Appliance {
           result !== InboundResult.Malformed && result !== InboundResult.UnknownSpi &&
           result !== InboundResult.Decap
         ) {
-          const previous = this.#installer.updateRemote(spi, from);
-          if (previous) {
-            this.counters.add("espRemoteChanged");
-            realm.inbound.log.info(
-              `peer of ESP SA 0x${
-                spi.toString(16).padStart(8, "0")
-              } moved from ${previous.address}:${previous.port} to ${from.address}:${from.port} (NAT mapping change): outbound ESP follows`,
-            );
-          }
+          this.#followRemote(spi, from);
         }
         return;
       }
@@ -477,6 +668,22 @@ export class Appliance {
       default:
         return;
     }
+  }
+
+  /**
+   * Authenticated ESP for inbound SA `spi` came from `from`: when that is a new NAT mapping,
+   * the child's SAs (and the workers' copies) move there.
+   */
+  #followRemote(spi: number, from: Endpoint): void {
+    const previous = this.#installer.updateRemote(spi, from);
+    if (!previous) return;
+    this.counters.add("espRemoteChanged");
+    const log = this.#installer.realmOfSpi(spi)?.inbound.log ?? this.log;
+    log.info(
+      `peer of ESP SA 0x${
+        spi.toString(16).padStart(8, "0")
+      } moved from ${previous.address}:${previous.port} to ${from.address}:${from.port} (NAT mapping change): outbound ESP follows`,
+    );
   }
 
   /**

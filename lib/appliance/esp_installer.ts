@@ -21,6 +21,7 @@ import {
   parsePrefix,
 } from "../esp/mod.ts";
 import { IpSysService, type SysService } from "../sys_control/mod.ts";
+import type { PooledSaState, WorkerSaParams } from "../dispatch/mod.ts";
 import type { RealmRuntime } from "./realm_runtime.ts";
 
 interface InstalledChild {
@@ -37,8 +38,30 @@ function assignedSource(sa: IkeSa, prefix: string): string | undefined {
   return sa.addressing.assigned.find((a) => a.address.includes(":") === ipv6)?.address;
 }
 
+/**
+ * Where installed SAs are mirrored when the ESP data path runs in workers (lib/dispatch's
+ * DataPlanePool): each worker builds its own copy from the key material, sharing the sequence
+ * number and counters with the main thread's SA.
+ */
+export interface EspMirror {
+  createSaState(): PooledSaState;
+  addInbound(realm: number, sa: WorkerSaParams, prefixes: string[]): Promise<void>;
+  addOutbound(
+    realm: number,
+    sa: WorkerSaParams,
+    prefixes: string[],
+    active: boolean,
+  ): Promise<void>;
+  activateOutbound(spi: number): Promise<void>;
+  removeInbound(spi: number): Promise<void>;
+  removeOutbound(spi: number): Promise<void>;
+  setPath(sa: EspSa): Promise<void>;
+}
+
 export interface EspInstallerOptions {
   crypto: CryptoProvider;
+  /** The data-plane workers, when ESP runs there; default none (main thread). */
+  mirror?: EspMirror;
   realms: ReadonlyMap<number, RealmRuntime>;
   /** Install kernel routes (off in tests without a kernel device). */
   manageRoutes: boolean;
@@ -83,6 +106,9 @@ export class EspInstaller implements ChildSaInstaller {
       peerAddress: child.remote.address,
       crypto: this.#options.crypto,
     };
+    const mirror = this.#options.mirror;
+    const inState = mirror?.createSaState();
+    const outState = mirror?.createSaState();
     const inbound = new EspSa({
       ...common,
       spi: child.record.spiIn,
@@ -90,6 +116,7 @@ export class EspInstaller implements ChildSaInstaller {
       encryptionKey: child.inbound.encryptionKey.slice(),
       integrityKey: child.inbound.integrityKey.slice(),
       replayWindow: child.realm.replayWindow,
+      ...(inState ? { counters: inState.counters } : {}),
     });
     const outbound = new EspSa({
       ...common,
@@ -97,6 +124,7 @@ export class EspInstaller implements ChildSaInstaller {
       direction: "out",
       encryptionKey: child.outbound.encryptionKey.slice(),
       integrityKey: child.outbound.integrityKey.slice(),
+      ...(outState ? { sequence: outState.sequence, counters: outState.counters } : {}),
     });
     const remotePrefixes: IpPrefix[] = child.record.remoteTs.flatMap((ts) =>
       rangeToPrefixes(ts).map(parsePrefix)
@@ -112,6 +140,37 @@ export class EspInstaller implements ChildSaInstaller {
     }
     const installed: InstalledChild = { realm, entry, routes: [] };
     this.#children.set(inbound.spi, installed);
+    if (mirror && inState && outState) {
+      const prefixes = remotePrefixes.map((p) => p.text);
+      const workerSa = (sa: EspSa, keys: typeof child.inbound, state: PooledSaState) => ({
+        spi: sa.spi,
+        direction: sa.direction,
+        encryption: transforms.encryption,
+        integrity: transforms.integrity,
+        encryptionKey: keys.encryptionKey.slice(),
+        integrityKey: keys.integrityKey.slice(),
+        ...(sa.direction === "in" ? { replayWindow: child.realm.replayWindow } : {}),
+        encapsulation: encapsulation
+          ? { local: { ...encapsulation.local }, remote: { ...encapsulation.remote } }
+          : null,
+        peerAddress: child.remote.address,
+        shared: state.shared,
+      });
+      try {
+        // Inbound first (each worker applies control in the order posted).
+        await Promise.all([
+          mirror.addInbound(realm.policy.id, workerSa(inbound, child.inbound, inState), prefixes),
+          mirror.addOutbound(
+            realm.policy.id,
+            workerSa(outbound, child.outbound, outState),
+            prefixes,
+            !replaced,
+          ),
+        ]);
+      } catch (e) {
+        sa.log.warn(`Cannot install CHILD_SA in the data-plane workers: ${(e as Error).message}`);
+      }
+    }
     if (this.#options.manageRoutes) {
       for (const prefix of remotePrefixes) {
         try {
@@ -146,6 +205,21 @@ export class EspInstaller implements ChildSaInstaller {
     realm.sadb.removeChild(entry);
     if (installed.successor) {
       realm.sadb.addOutbound(installed.successor.outbound, installed.successor.remotePrefixes);
+    }
+    const mirror = this.#options.mirror;
+    if (mirror) {
+      // Posted together (each worker applies them in order): the successor carries traffic
+      // before the old SA goes, so that no packet finds a gap.
+      const successor = installed.successor?.outbound.spi;
+      try {
+        await Promise.all([
+          ...(successor === undefined ? [] : [mirror.activateOutbound(successor)]),
+          mirror.removeOutbound(entry.outbound.spi),
+          mirror.removeInbound(entry.inbound.spi),
+        ]);
+      } catch (e) {
+        sa.log.warn(`Cannot remove CHILD_SA from the data-plane workers: ${(e as Error).message}`);
+      }
     }
     entry.inbound.dispose();
     entry.outbound.dispose();
@@ -216,6 +290,9 @@ export class EspInstaller implements ChildSaInstaller {
     for (const sa of sas) {
       const local = sa.encapsulation?.local;
       if (local) sa.setPath({ local, remote }, remote.address);
+      this.#options.mirror?.setPath(sa).catch((e) =>
+        this.#log.warn(`Cannot move ESP SA in the data-plane workers: ${(e as Error).message}`)
+      );
     }
     return previous;
   }

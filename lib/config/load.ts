@@ -4,7 +4,13 @@
  * problem is a one-line {@link ConfigError} naming file, line, element and attribute.
  */
 import { REPLAY_WINDOW_MAX, REPLAY_WINDOW_MIN } from "../esp/mod.ts";
-import { DEFAULT_ESP_SUITES, DEFAULT_IKE_SUITES, ESP_SUITES, IKE_SUITES } from "../ike/mod.ts";
+import {
+  DEFAULT_ESP_SUITES,
+  DEFAULT_IKE_SUITES,
+  DEFAULT_INIT_ADMISSION_LIMITS,
+  ESP_SUITES,
+  IKE_SUITES,
+} from "../ike/mod.ts";
 import { checkRoot, ElementReader, failAtSource, sourceOf } from "./element_reader.ts";
 import { checkPoolsDistinct, readRealmAddressing } from "./addressing.ts";
 import { ConfigError } from "./errors.ts";
@@ -25,7 +31,9 @@ import { parseXml } from "./xml.ts";
 import type {
   AdminConfig,
   AuthConfig,
+  DataPlaneConfig,
   EspPolicyConfig,
+  IkeGlobalConfig,
   IkePolicyConfig,
   InterfaceConfig,
   PeerConfig,
@@ -60,6 +68,13 @@ export const CONFIG_DEFAULTS = {
     mobike: false,
   },
   esp: { rekey: 3600, replayWindow: 1024, pfs: true },
+  /** The root `<ike>`: IKE_SA_INIT admission limits and the NAT keepalive interval (RFC 3948). */
+  globalIke: { ...DEFAULT_INIT_ADMISSION_LIMITS, natKeepalive: 20 },
+  /**
+   * `<data_plane>`: ESP in two worker threads with TUN offloads (falls back to the main thread
+   * where workers cannot run).
+   */
+  dataPlane: { workers: 2, offload: true },
   peer: { port: 500, auto: "add" },
   /** Rekey intervals other than 0 (off) must be at least this long, to avoid rekey storms. */
   minRekeySeconds: 10,
@@ -147,7 +162,7 @@ export function parseConfig(text: string, file: string): RockhopperConfig {
         'this is a configuration of the original C Rockhopper: convert it to <rockhopper version="1"> (see conf/README.md)',
     },
   });
-  root.allow(["version"], ["interfaces", "admin", "realm"]);
+  root.allow(["version"], ["interfaces", "admin", "ike", "data_plane", "realm"]);
 
   const interfacesElement = root.optionalChild("interfaces");
   const interfaces = interfacesElement
@@ -159,6 +174,13 @@ export function parseConfig(text: string, file: string): RockhopperConfig {
     allow: [...CONFIG_DEFAULTS.admin.allow],
   };
 
+  const ikeElement = root.optionalChild("ike");
+  const ike = ikeElement ? readGlobalIke(ikeElement) : { ...CONFIG_DEFAULTS.globalIke };
+  const dataPlaneElement = root.optionalChild("data_plane");
+  const dataPlane = dataPlaneElement
+    ? readDataPlane(dataPlaneElement)
+    : { ...CONFIG_DEFAULTS.dataPlane };
+
   const realmElements = root.children("realm");
   if (realmElements.length === 0) {
     root.fail("no <realm>: define at least one realm, or the appliance has nothing to do");
@@ -166,7 +188,7 @@ export function parseConfig(text: string, file: string): RockhopperConfig {
   const realms = realmElements.map(readRealm);
   checkRealmsDistinct(realms, interfaces, file);
   checkPoolsDistinct(realms, file);
-  return { file, interfaces, admin, realms };
+  return { file, interfaces, admin, ike, dataPlane, realms };
 }
 
 function readInterfaces(element: ElementReader): InterfaceConfig[] {
@@ -274,6 +296,72 @@ function readAdmin(element: ElementReader): AdminConfig {
     admin.key = key;
   }
   return element.remember(admin);
+}
+
+/** Bounds of the root `<ike>`'s attributes. */
+const GLOBAL_IKE_LIMITS = {
+  count: 1_000_000,
+  natKeepalive: { min: 1, max: 300 },
+} as const;
+
+/** Most data-plane workers `<data_plane workers>` accepts. */
+export const MAX_DATA_PLANE_WORKERS = 64;
+
+function readDataPlane(element: ElementReader): DataPlaneConfig {
+  element.allow(["workers", "offload"], []);
+  const workers = element.integer("workers", {
+    min: 0,
+    max: MAX_DATA_PLANE_WORKERS,
+    fallback: CONFIG_DEFAULTS.dataPlane.workers,
+  });
+  const offload = element.choice("offload", {
+    allowed: ["yes", "no"],
+    fallback: CONFIG_DEFAULTS.dataPlane.offload ? "yes" : "no",
+  }) === "yes";
+  return element.remember({ workers, offload });
+}
+
+function readGlobalIke(element: ElementReader): IkeGlobalConfig {
+  element.allow([
+    "cookie_threshold",
+    "init_rate_limit",
+    "cookie_rate_limit",
+    "half_open_limit",
+    "nat_keepalive",
+  ], []);
+  const d = CONFIG_DEFAULTS.globalIke;
+  const max = GLOBAL_IKE_LIMITS.count;
+  const ike: IkeGlobalConfig = {
+    cookieThreshold: element.integer("cookie_threshold", {
+      min: 0,
+      max,
+      fallback: d.cookieThreshold,
+    }),
+    initRateLimit: element.integer("init_rate_limit", { min: 1, max, fallback: d.initRateLimit }),
+    cookieRateLimit: element.integer("cookie_rate_limit", {
+      min: 1,
+      max,
+      fallback: d.cookieRateLimit,
+    }),
+    halfOpenLimit: element.integer("half_open_limit", { min: 1, max, fallback: d.halfOpenLimit }),
+    natKeepalive: element.duration("nat_keepalive", d.natKeepalive),
+  };
+  if (ike.halfOpenLimit <= ike.cookieThreshold) {
+    // Blame what the operator wrote; with both written, the limit.
+    const attribute = element.has("half_open_limit") ? "half_open_limit" : "cookie_threshold";
+    element.fail(
+      `half_open_limit ${ike.halfOpenLimit} must be above cookie_threshold ${ike.cookieThreshold}, or COOKIEs are never asked for before requests are dropped`,
+      attribute,
+    );
+  }
+  const { min, max: maxKeepalive } = GLOBAL_IKE_LIMITS.natKeepalive;
+  if (ike.natKeepalive !== 0 && (ike.natKeepalive < min || ike.natKeepalive > maxKeepalive)) {
+    element.fail(
+      `${ike.natKeepalive}s is outside ${min}s-${maxKeepalive}s (NAT mappings expire after 30-180 s); 0 turns keepalives off`,
+      "nat_keepalive",
+    );
+  }
+  return element.remember(ike);
 }
 
 function readRealm(element: ElementReader): RealmConfig {

@@ -118,19 +118,64 @@ export interface RealmConfig {
   requestAddress?: RequestAddressConfig;
 }
 
+/**
+ * The root's `<ike>` (not a realm's): limits on unauthenticated IKE_SA_INIT work that hold for
+ * every realm, and NAT keepalives.
+ */
+export interface IkeGlobalConfig {
+  /** Half-open SAs from which on an IKE_SA_INIT must return a COOKIE; 0 = always. */
+  cookieThreshold: number;
+  /** New IKE_SA_INITs per second handled without a COOKIE; above it a COOKIE is demanded. */
+  initRateLimit: number;
+  /** COOKIE answers per second; requests beyond it are dropped unanswered. */
+  cookieRateLimit: number;
+  /** Half-open SAs from which on every new IKE_SA_INIT is dropped, even with a COOKIE. */
+  halfOpenLimit: number;
+  /** Seconds between NAT keepalives (RFC 3948 §2.3) when we are behind a NAT; 0 = none. */
+  natKeepalive: number;
+}
+
 /** The whole of conf/rockhopper.xml. */
 export interface RockhopperConfig {
   /** Path it was read from (for messages). */
   file: string;
   interfaces: InterfaceConfig[];
   admin: AdminConfig;
+  /** The root `<ike>`; the loader always sets it (defaults when the element is absent). */
+  ike?: IkeGlobalConfig;
+  /** `<data_plane>`; the loader always sets it (defaults when the element is absent). */
+  dataPlane?: DataPlaneConfig;
   realms: RealmConfig[];
 }
 
+/** `<data_plane>`: how the ESP data path runs. */
+export interface DataPlaneConfig {
+  /**
+   * Data-plane workers (threads with their own TUN queue and sockets); 0 = the ESP data path
+   * runs on the main thread.
+   */
+  workers: number;
+  /**
+   * With workers: open TUN devices with offloads (IFF_VNET_HDR, TSO), so that the kernel hands
+   * over TCP super packets that the workers split, and takes coalesced ones (default true).
+   */
+  offload: boolean;
+}
+
+/** An EAP method inside IKE_AUTH (RFC 7296 §2.16), as auth.xml names it. */
+export type EapAuthMethod = "eap-md5" | "eap-mschapv2";
+
+/** How an identity authenticates: a shared key, an X.509 certificate, or EAP. */
+export type AuthMethodConfig = "psk" | "cert" | EapAuthMethod;
+
 /** `<my_auth>`: how we authenticate in a realm. */
 export interface MyAuthConfig {
-  /** `psk`: shared keys; `cert`: an X.509 certificate and its private key (RFC 7427 signatures). */
-  method: "psk" | "cert";
+  /**
+   * `psk`: shared keys; `cert`: an X.509 certificate and its private key (RFC 7427
+   * signatures); `eap-md5` / `eap-mschapv2`: we are an EAP client (the responder proves itself
+   * with its PSK or certificate, we with EAP and our password).
+   */
+  method: AuthMethodConfig;
   /** Our IKE identity in text form. */
   id: string;
   /** method="cert": our certificate file (PEM/DER), absolute path. */
@@ -146,6 +191,16 @@ export interface MyAuthConfig {
    * `psk="..."` value or the decoded `psk_hex="..."` value. The AUTH computation uses this.
    */
   pskBytes?: Uint8Array;
+  /** method="eap-*": our EAP identity (`eap_id`; default: the value of `id` without its type). */
+  eapIdentity?: string;
+  /** method="eap-*": our EAP password. */
+  password?: string;
+}
+
+/** `<eap_user name password>`: an EAP identity this realm's EAP server accepts. */
+export interface EapUserConfig {
+  name: string;
+  password: string;
 }
 
 /**
@@ -156,7 +211,8 @@ export interface MyAuthConfig {
 export interface PeerAuthConfig {
   /** Canonical identity text, e.g. "fqdn:gw2.example.com". */
   id: string;
-  auth: "psk" | "cert";
+  /** `eap-*`: the peer proves itself with EAP against the realm's `<eap_user>` list. */
+  auth: AuthMethodConfig;
   /** auth="psk": the key as written: the text of `psk="..."`, or the hex digits of `psk_hex`. */
   psk?: string;
   /** auth="psk": the key as octets (UTF-8 of `psk`, or the decoded `psk_hex`): what AUTH uses. */
@@ -168,8 +224,8 @@ export interface RoleConfig {
   /** fqdn, email, dn, san, ip, eap, any (lib/realm/match_rule.ts). */
   type: string;
   match?: string;
-  /** How peers admitted by this role authenticate: the realm-wide key, or a certificate. */
-  auth: "psk" | "cert";
+  /** How peers admitted by this role authenticate: the realm-wide key, a certificate or EAP. */
+  auth: AuthMethodConfig;
 }
 
 /** `<realm>` of auth.xml: our identity and the keys for one realm (same `id`). */
@@ -183,6 +239,8 @@ export interface RealmAuthConfig {
   crls: string[];
   /** `<role>`: rules that admit peers not listed by id (lib/realm/README.md). */
   roles?: RoleConfig[];
+  /** `<eap_user>`: identities and passwords for peers that authenticate with EAP. */
+  eapUsers?: EapUserConfig[];
 }
 
 /**

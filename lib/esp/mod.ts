@@ -41,6 +41,7 @@ export type {
   EspSaCounterName,
   EspSaParams,
   EspSuiteTransforms,
+  SequenceSlot,
   UdpEncapsulation,
 } from "./sa.ts";
 export { encapsulate, encapsulatedLength } from "./encap.ts";
@@ -87,3 +88,7 @@ export type {
   TunToPeerCounterName,
   TunToPeerOptions,
 } from "./data_path.ts";
+export { GSO_SPLIT_COUNTERS, GsoSplitter } from "./gso_split.ts";
+export type { GsoSplitCounterName, SegmentOutput } from "./gso_split.ts";
+export { GRO_COALESCE_COUNTERS, GroCoalescer } from "./gro_coalesce.ts";
+export type { GroCoalesceCounterName, GroCoalescerOptions } from "./gro_coalesce.ts";

@@ -55,6 +55,23 @@ export interface EspSaParams {
   /** Optional lifetime limits, counted here; the IKE engine polls {@link EspSa.lifetimeExpired}. */
   lifetimeBytes?: number;
   lifetimePackets?: number;
+  /**
+   * Outbound only: where the last sequence number sent lives, shared by the copies of this SA
+   * in several threads (a SharedArrayBuffer slot); default a private counter.
+   */
+  sequence?: SequenceSlot;
+  /** The SA's counters, e.g. backed by a SharedArrayBuffer slice; default private ones. */
+  counters?: Counters<EspSaCounterName>;
+}
+
+/**
+ * One u32 in a (shared) `Uint32Array`: the last sequence number sent on an outbound SA. Every
+ * thread that encrypts for the SA claims numbers from it with a compare-and-swap, so numbers
+ * stay unique across threads and the counter never wraps past 2^32-1.
+ */
+export interface SequenceSlot {
+  words: Uint32Array;
+  index: number;
 }
 
 /** Counter names of one SA; `bytes` counts inner (plaintext) packet bytes. */
@@ -144,7 +161,7 @@ export class EspSa {
   readonly icvLength: number;
   /** Inbound with anti-replay enabled only. */
   readonly replayWindow: ReplayWindow | null;
-  readonly counters: Counters<EspSaCounterName> = new Counters(ESP_SA_COUNTERS);
+  readonly counters: Counters<EspSaCounterName>;
   readonly lifetimeBytes: number;
   readonly lifetimePackets: number;
   /** Working state for encap.ts / decap.ts; not public API. */
@@ -152,7 +169,10 @@ export class EspSa {
   readonly #crypto: CryptoProvider;
   #encapsulation: UdpEncapsulation | null;
   #remote: Endpoint;
-  #lastSequence = 0;
+  /** Private or shared last sequence number (see {@link SequenceSlot}). */
+  readonly #sequenceWords: Uint32Array;
+  readonly #sequenceIndex: number;
+  readonly #sequenceShared: boolean;
   #disposed = false;
 
   /** Throws `RangeError` on an invalid SPI, key length or algorithm combination. */
@@ -205,6 +225,10 @@ export class EspSa {
     } else {
       this.replayWindow = null;
     }
+    this.counters = params.counters ?? new Counters(ESP_SA_COUNTERS);
+    this.#sequenceWords = params.sequence?.words ?? new Uint32Array(1);
+    this.#sequenceIndex = params.sequence?.index ?? 0;
+    this.#sequenceShared = params.sequence !== undefined;
     this.lifetimeBytes = params.lifetimeBytes ?? Infinity;
     this.lifetimePackets = params.lifetimePackets ?? Infinity;
     this.#encapsulation = params.encapsulation;
@@ -249,7 +273,9 @@ export class EspSa {
 
   /** The last sequence number sent (0 before the first packet). */
   get lastSequence(): number {
-    return this.#lastSequence;
+    return this.#sequenceShared
+      ? Atomics.load(this.#sequenceWords, this.#sequenceIndex)
+      : this.#sequenceWords[this.#sequenceIndex]!;
   }
 
   /**
@@ -257,8 +283,19 @@ export class EspSa {
    * counter never cycles (RFC 4303 §3.3.3), the SA must be replaced.
    */
   nextSequence(): number {
-    if (this.#lastSequence >= ESP_SEQUENCE_MAX) return 0;
-    return ++this.#lastSequence;
+    const words = this.#sequenceWords;
+    const i = this.#sequenceIndex;
+    if (!this.#sequenceShared) {
+      const last = words[i]!;
+      if (last >= ESP_SEQUENCE_MAX) return 0;
+      words[i] = last + 1;
+      return last + 1;
+    }
+    for (;;) {
+      const last = Atomics.load(words, i);
+      if (last >= ESP_SEQUENCE_MAX) return 0;
+      if (Atomics.compareExchange(words, i, last, last + 1) === last) return last + 1;
+    }
   }
 
   /**
@@ -269,12 +306,12 @@ export class EspSa {
     if (!Number.isInteger(lastSent) || lastSent < 0 || lastSent > ESP_SEQUENCE_MAX) {
       throw new RangeError(`Cannot skip sequence number: ${lastSent} is not in 0..2^32-1`);
     }
-    this.#lastSequence = lastSent;
+    Atomics.store(this.#sequenceWords, this.#sequenceIndex, lastSent);
   }
 
   /** True when no further packet can be sent on this outbound SA. */
   get sequenceExhausted(): boolean {
-    return this.#lastSequence >= ESP_SEQUENCE_MAX;
+    return this.lastSequence >= ESP_SEQUENCE_MAX;
   }
 
   /**
@@ -282,7 +319,7 @@ export class EspSa {
    * or a lifetime limit is reached.
    */
   get rekeyNeeded(): boolean {
-    return this.#lastSequence >= ESP_SEQUENCE_REKEY_THRESHOLD || this.lifetimeExpired;
+    return this.lastSequence >= ESP_SEQUENCE_REKEY_THRESHOLD || this.lifetimeExpired;
   }
 
   /** True when `lifetimeBytes` or `lifetimePackets` has been reached. */

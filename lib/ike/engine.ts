@@ -39,6 +39,12 @@ import type {
   TrafficSelector,
 } from "./payloads/types.ts";
 import { CookieJar } from "./cookie.ts";
+import {
+  type CookieEvidence,
+  DEFAULT_INIT_ADMISSION_LIMITS,
+  InitAdmission,
+  type InitAdmissionLimits,
+} from "./admission.ts";
 import { formatSpi } from "./spi.ts";
 import { DEFAULT_FRAGMENT_SIZE, FragmentReassembler, ikeMessageBudget } from "./fragmentation.ts";
 import { IntegrityError } from "./protection.ts";
@@ -47,7 +53,8 @@ import { DEFAULT_RETRANSMIT, type RetransmitPolicy, TaskManager } from "./task_m
 import { ChildCreateInitiatorTask, ChildCreateResponderTask } from "./tasks/child_create.ts";
 import { CreateChildSaResponderTask } from "./tasks/create_child_sa.ts";
 import { type IkeRekeyHost, IkeRekeyInitiatorTask } from "./tasks/ike_rekey.ts";
-import { IkeAuthInitiatorTask, IkeAuthResponderTask } from "./tasks/ike_auth.ts";
+import { IkeAuthAbortTask, IkeAuthInitiatorTask, IkeAuthResponderTask } from "./tasks/ike_auth.ts";
+import { AfterAuthTask } from "./tasks/after_auth.ts";
 import {
   ConfigInitiatorTask,
   ConfigResponderTask,
@@ -81,6 +88,13 @@ export interface IkeEngineOptions {
   localAddress: string;
   ikePort?: number;
   natTPort?: number;
+  /**
+   * When set, the inbound SPI of a child SA that rekeys another one must satisfy
+   * `spiAffinity(newSpi, oldSpi)`: the appliance's data-plane workers own inbound SAs by SPI,
+   * and a successor handled by the same worker keeps the packets of a flow in order across
+   * the switch.
+   */
+  spiAffinity?: (spi: number, replaces: number) => boolean;
   /** Our addresses for NAT detection when bound to the wildcard address. */
   localAddresses?: () => string[];
   /**
@@ -92,10 +106,18 @@ export interface IkeEngineOptions {
   /** A responder SA that does not complete IKE_AUTH in this time is dropped. */
   halfOpenTimeoutMs?: number;
   /**
-   * Half-open responder SAs above which an IKE_SA_INIT must carry a COOKIE (RFC 7296 §2.6);
+   * Half-open responder SAs from which on an IKE_SA_INIT must carry a COOKIE (RFC 7296 §2.6);
    * default 10, 0 = always demand one.
    */
   cookieThreshold?: number;
+  /** New IKE_SA_INITs per second handled without a COOKIE (admission.ts); default 100. */
+  initRateLimit?: number;
+  /** COOKIE answers per second; IKE_SA_INITs beyond it are dropped; default 5000. */
+  cookieRateLimit?: number;
+  /** Half-open responder SAs from which on new IKE_SA_INITs are dropped; default 1000. */
+  halfOpenLimit?: number;
+  /** Milliseconds clock of the admission rate limits (tests); default `performance.now`. */
+  now?: () => number;
   /** Puts inner addresses a peer assigned us (CFG_REPLY) on the realm's device. */
   virtualIps?: VirtualIpInstaller;
   /**
@@ -123,6 +145,16 @@ const COUNTER_NAMES = [
   "halfOpenExpired",
   "cookiesSent",
   "cookiesRejected",
+  /** IKE_SA_INITs processed because they returned a valid COOKIE. */
+  "cookiesAccepted",
+  /** IKE_SA_INITs dropped unanswered: COOKIE answers above `cookieRateLimit`. */
+  "cookiesDropped",
+  /** IKE_SA_INITs above `initRateLimit` that had to return a COOKIE. */
+  "initOverRate",
+  /** IKE_SA_INITs dropped because `halfOpenLimit` half-open SAs existed. */
+  "halfOpenLimited",
+  /** The most half-open responder SAs there have been at once (a high-water mark). */
+  "halfOpenPeak",
   "ikeRekeys",
   "childRekeys",
   "livenessChecks",
@@ -164,7 +196,8 @@ function jitter(seconds: number): number {
 }
 
 const ZERO_SPI = new Uint8Array(8);
-const DEFAULT_COOKIE_THRESHOLD = 10;
+/** Least time between two log lines about IKE_SA_INITs answered with COOKIEs or dropped. */
+const ADMISSION_LOG_INTERVAL_MS = 10_000;
 /** Back-off between attempts to bring up a peer that must stay connected. */
 const RETRY_MIN_MS = 5_000;
 const RETRY_MAX_MS = 60_000;
@@ -195,6 +228,10 @@ export class IkeEngine {
   readonly #held = new Map<number, Set<string>>();
   readonly #rekeyHost: IkeRekeyHost;
   readonly #cookies = new CookieJar();
+  readonly #admission: InitAdmission;
+  /** Requests answered with a COOKIE or dropped since the last admission log line. */
+  #refusedSinceLog = 0;
+  #lastAdmissionLog = -Infinity;
   readonly #retryTimers = new Set<ReturnType<typeof setTimeout>>();
   #stopping = false;
   readonly #ikePort: number;
@@ -204,6 +241,13 @@ export class IkeEngine {
     this.#options = options;
     this.#ikePort = options.ikePort ?? IKE_PORT;
     this.#realms = [...options.realms];
+    const limits = DEFAULT_INIT_ADMISSION_LIMITS;
+    this.#admission = new InitAdmission({
+      cookieThreshold: options.cookieThreshold ?? limits.cookieThreshold,
+      initRateLimit: options.initRateLimit ?? limits.initRateLimit,
+      cookieRateLimit: options.cookieRateLimit ?? limits.cookieRateLimit,
+      halfOpenLimit: options.halfOpenLimit ?? limits.halfOpenLimit,
+    }, options.now ? { now: options.now } : {});
     this.#services = {
       crypto: options.crypto,
       auth: options.auth,
@@ -220,7 +264,7 @@ export class IkeEngine {
         },
       },
       localAddresses: options.localAddresses ?? systemAddresses,
-      allocateSpi: () => this.#allocateSpi(),
+      allocateSpi: (replaces) => this.#allocateSpi(replaces),
       natTPort: options.natTPort ?? NAT_T_PORT,
       addressPools: new AddressPools(),
       ...(options.virtualIps ? { virtualIps: options.virtualIps } : {}),
@@ -254,6 +298,16 @@ export class IkeEngine {
   on(listener: (event: IkeEngineEvent) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  /** The limits on new IKE_SA_INIT work this engine runs with (admission.ts). */
+  get admissionLimits(): Readonly<InitAdmissionLimits> {
+    return this.#admission.limits;
+  }
+
+  /** Responder SAs that have not completed IKE_AUTH yet (what COOKIEs protect). */
+  get halfOpenCount(): number {
+    return this.#halfOpen.size;
   }
 
   /** Current IKE SAs. */
@@ -297,8 +351,8 @@ export class IkeEngine {
     ]);
     entry.manager.queue(ExchangeType.IkeAuth, [
       new IkeAuthInitiatorTask(sa, s),
-      new ConfigInitiatorTask(sa, s),
-      new ChildCreateInitiatorTask(sa, s),
+      new AfterAuthTask(sa, new ConfigInitiatorTask(sa, s)),
+      new AfterAuthTask(sa, new ChildCreateInitiatorTask(sa, s)),
     ]);
     sa.log.info(
       `initiating IKE_SA to ${peer.address}:${peer.port} (${peer.id}, realm ${realm.name})`,
@@ -328,7 +382,7 @@ export class IkeEngine {
         return;
       }
       const known = this.#halfOpen.get(halfOpenKey(header.initiatorSpi, from));
-      if (!known && !this.#cookieAccepted(header, payloads, from, localPort)) return;
+      if (!known && !this.#admitInit(header, payloads, from, localPort)) return;
       const entry = known ?? this.#halfOpenFor(header.initiatorSpi, from, localPort);
       const message = new IncomingMessage(header, payloads, raw, from, localPort);
       await this.#serialize(entry, () => entry.manager.handleRequest(message));
@@ -597,28 +651,43 @@ export class IkeEngine {
   }
 
   /**
-   * Under load (more half-open SAs than the threshold) a new IKE_SA_INIT must open with a valid
-   * COOKIE notify; otherwise it is answered with one and no state is kept (RFC 7296 §2.6).
+   * Admission of an IKE_SA_INIT from an unknown initiator (admission.ts): true = go on and
+   * create the half-open SA. Otherwise it was answered with a stateless COOKIE (RFC 7296 §2.6)
+   * or dropped, and nothing was kept.
    */
-  #cookieAccepted(
+  #admitInit(
     header: IkeHeader,
     payloads: Payload[],
     from: Endpoint,
     localPort: number,
   ): boolean {
-    const threshold = this.#options.cookieThreshold ?? DEFAULT_COOKIE_THRESHOLD;
-    if (this.#halfOpen.size < threshold) return true;
     const nonce = payloads.find((p) => p.type === PayloadType.Nonce) as NoncePayload | undefined;
-    if (!nonce) {
-      this.counters.add("rxMalformed");
+    const first = payloads[0] as NotifyPayload | undefined;
+    let evidence: CookieEvidence = "none";
+    if (nonce && first?.type === PayloadType.Notify && first.notifyType === NotifyType.Cookie) {
+      evidence = this.#cookies.verify(first.data, nonce.nonce, from.address, header.initiatorSpi)
+        ? "valid"
+        : "invalid";
+      if (evidence === "invalid") this.counters.add("cookiesRejected");
+    }
+    const verdict = this.#admission.decide(this.#halfOpen.size, evidence);
+    if (verdict.action === "process") {
+      if (verdict.reason === "cookie") this.counters.add("cookiesAccepted");
+      return true;
+    }
+    if (verdict.action === "drop") {
+      this.counters.add(
+        verdict.reason === "half_open_limit" ? "halfOpenLimited" : "cookiesDropped",
+      );
+      this.#refused(verdict.reason);
       return false;
     }
-    const first = payloads[0] as NotifyPayload | undefined;
-    if (first?.type === PayloadType.Notify && first.notifyType === NotifyType.Cookie) {
-      if (this.#cookies.verify(first.data, nonce.nonce, from.address, header.initiatorSpi)) {
-        return true;
-      }
-      this.counters.add("cookiesRejected");
+    if (verdict.reason === "rate") this.counters.add("initOverRate");
+    this.#refused(verdict.reason);
+    if (!nonce) {
+      // No nonce, no cookie to compute: the request is malformed anyway (RFC 7296 §1.2).
+      this.counters.add("rxMalformed");
+      return false;
     }
     this.counters.add("cookiesSent");
     const response = encodeMessage({
@@ -640,6 +709,23 @@ export class IkeEngine {
     return false;
   }
 
+  /** One log line per interval while IKE_SA_INITs are being refused, not one per request. */
+  #refused(reason: string): void {
+    this.#refusedSinceLog++;
+    const now = Date.now();
+    if (now - this.#lastAdmissionLog < ADMISSION_LOG_INTERVAL_MS) return;
+    const c = this.counters;
+    this.log.warn(
+      `IKE_SA_INIT under load (${reason}): ${this.#refusedSinceLog} request(s) refused since the last report; half-open SAs ${this.#halfOpen.size}, COOKIEs sent ${
+        c.get("cookiesSent")
+      }, accepted ${c.get("cookiesAccepted")}, dropped ${
+        c.get("cookiesDropped") + c.get("halfOpenLimited")
+      }`,
+    );
+    this.#refusedSinceLog = 0;
+    this.#lastAdmissionLog = now;
+  }
+
   #halfOpenFor(spiI: Uint8Array, from: Endpoint, localPort: number): Entry {
     const key = halfOpenKey(spiI, from);
     const existing = this.#halfOpen.get(key);
@@ -656,6 +742,8 @@ export class IkeEngine {
     const entry = this.#register(sa);
     entry.halfOpenKey = key;
     this.#halfOpen.set(key, entry);
+    const peak = this.counters.get("halfOpenPeak");
+    if (this.#halfOpen.size > peak) this.counters.add("halfOpenPeak", this.#halfOpen.size - peak);
     entry.halfOpenTimer = setTimeout(() => {
       entry.halfOpenTimer = undefined;
       if (sa.state !== IkeSaState.Established && sa.state !== IkeSaState.Destroyed) {
@@ -719,11 +807,12 @@ export class IkeEngine {
         return sa.state === IkeSaState.Authenticating
           ? [
             new IkeAuthResponderTask(sa, s),
-            new ConfigResponderTask(sa, s),
-            new ChildCreateResponderTask(sa, s),
+            new AfterAuthTask(sa, new ConfigResponderTask(sa, s)),
+            new AfterAuthTask(sa, new ChildCreateResponderTask(sa, s)),
           ]
           : undefined;
       case ExchangeType.Informational:
+        if (sa.state === IkeSaState.Authenticating) return [new IkeAuthAbortTask(sa)];
         return sa.state === IkeSaState.Established
           ? [new InformationalResponderTask(sa, s)]
           : undefined;
@@ -977,13 +1066,16 @@ export class IkeEngine {
     return spi;
   }
 
-  #allocateSpi(): number {
+  #allocateSpi(replaces?: number): number {
     const b = new Uint8Array(4);
+    const affinity = replaces === undefined ? undefined : this.#options.spiAffinity;
     let spi: number;
     do {
       this.#options.crypto.randomBytes(b);
       spi = ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
-    } while (spi < 256 || this.#spisInUse.has(spi));
+    } while (
+      spi < 256 || this.#spisInUse.has(spi) || (affinity !== undefined && !affinity(spi, replaces!))
+    );
     this.#spisInUse.add(spi);
     return spi;
   }

@@ -10,4 +10,4 @@ export {
   setLogSinks,
 } from "./logger.ts";
 export type { LogLevelName, LogRecord, LogSink, Subsystem } from "./logger.ts";
-export { Counters } from "./counters.ts";
+export { Counters, SummedCounters } from "./counters.ts";

@@ -67,6 +67,10 @@ export const SocketOption = {
   SO_SNDBUF: 7,
   SO_RCVBUF: 8,
   SO_REUSEPORT: 15,
+  /** Classic BPF socket filter (`struct sock_fprog`), run on every packet queued to the socket. */
+  SO_ATTACH_FILTER: 26,
+  /** Classic BPF program that picks the socket of a SO_REUSEPORT group (returns the index). */
+  SO_ATTACH_REUSEPORT_CBPF: 51,
   SOL_UDP: 17,
   UDP_ENCAP: 100,
   UDP_SEGMENT: 103,
@@ -98,4 +102,8 @@ export const StructSize = {
   msghdr: 56,
   /** `struct mmsghdr` (msghdr + msg_len, padded); msg_iov at 16, msg_iovlen at 24, msg_len at 56. */
   mmsghdr: 64,
+  /** `struct sock_filter` (code u16, jt u8, jf u8, k u32). */
+  sock_filter: 8,
+  /** `struct sock_fprog` (len u16, padding, filter pointer at 8). */
+  sock_fprog: 16,
 } as const;

@@ -48,6 +48,8 @@ const FULL_EXAMPLE = `<?xml version="1.0" encoding="UTF-8"?>
     <interface name="eth1" address="2001:DB8:0:0::1" priority="20"/>
   </interfaces>
   <admin address="127.0.0.1" port="32502" allow="127.0.0.0/8 10.0.0.0/8"/>
+  <ike cookie_threshold="20" init_rate_limit="50" cookie_rate_limit="2000" half_open_limit="500"
+       nat_keepalive="30s"/>
   <realm id="1" name="branch" mode="l3" enabled="yes">
     <tunnel_interface name="rhp1" address="10.1.0.1/24" mtu="auto"/>
     <ike suites="aes128gcm16-prfsha256-ecp256 aes256-sha256-modp2048" dpd="15s"
@@ -78,6 +80,14 @@ Deno.test("parses a full example to the expected values", () => {
       allow: ["127.0.0.0/8", "10.0.0.0/8"],
       readTimeout: 30,
     },
+    ike: {
+      cookieThreshold: 20,
+      initRateLimit: 50,
+      cookieRateLimit: 2000,
+      halfOpenLimit: 500,
+      natKeepalive: 30,
+    },
+    dataPlane: { workers: 2, offload: true },
     realms: [
       {
         id: 1,
@@ -166,6 +176,84 @@ Deno.test("fills documented defaults for a minimal realm", () => {
     pfs: true,
   });
   assertEquals(realm.traffic, { local: ["10.1.0.0/24"], remote: ["10.1.0.0/24"] });
+  assertEquals(config.ike, {
+    cookieThreshold: 10,
+    initRateLimit: 100,
+    cookieRateLimit: 5000,
+    halfOpenLimit: 1000,
+    natKeepalive: 20,
+  });
+});
+
+/** A rockhopper.xml with the root `<ike>` written as `ike` (line 2) and one realm. */
+function withGlobalIke(ike: string): string {
+  return `<rockhopper version="1">
+  ${ike}
+  <realm id="1" name="branch">
+    <tunnel_interface name="rhp1" address="10.1.0.1/24"/>
+  </realm>
+</rockhopper>`;
+}
+
+Deno.test("reads the root <ike>: cookie threshold 0, keepalives off, partial attributes", () => {
+  let ike = parseConfig(withGlobalIke(`<ike cookie_threshold="0" nat_keepalive="0"/>`), FILE).ike;
+  assertEquals(ike, {
+    cookieThreshold: 0,
+    initRateLimit: 100,
+    cookieRateLimit: 5000,
+    halfOpenLimit: 1000,
+    natKeepalive: 0,
+  });
+  ike = parseConfig(withGlobalIke(`<ike init_rate_limit="1" nat_keepalive="5m"/>`), FILE).ike;
+  assertEquals([ike?.initRateLimit, ike?.natKeepalive], [1, 300]);
+});
+
+Deno.test("rejects bad values in the root <ike> with file, line, element and attribute", () => {
+  const cases: [string, string][] = [
+    [
+      `<ike cookie_threshold="-1"/>`,
+      'conf/rockhopper.xml:2: <ike cookie_threshold>: "-1" is not a whole number',
+    ],
+    [
+      `<ike init_rate_limit="0"/>`,
+      "conf/rockhopper.xml:2: <ike init_rate_limit>: 0 is out of range 1-1000000",
+    ],
+    [
+      `<ike init_rate_limit="100/s"/>`,
+      'conf/rockhopper.xml:2: <ike init_rate_limit>: "100/s" is not a whole number',
+    ],
+    [
+      `<ike cookie_rate_limit="2000000"/>`,
+      "conf/rockhopper.xml:2: <ike cookie_rate_limit>: 2000000 is out of range 1-1000000",
+    ],
+    [
+      `<ike half_open_limit="10"/>`,
+      "conf/rockhopper.xml:2: <ike half_open_limit>: half_open_limit 10 must be above cookie_threshold 10, or COOKIEs are never asked for before requests are dropped",
+    ],
+    [
+      `<ike cookie_threshold="1000"/>`,
+      "conf/rockhopper.xml:2: <ike cookie_threshold>: half_open_limit 1000 must be above cookie_threshold 1000, or COOKIEs are never asked for before requests are dropped",
+    ],
+    [
+      `<ike nat_keepalive="10 minutes"/>`,
+      'conf/rockhopper.xml:2: <ike nat_keepalive>: cannot parse duration "10 minutes" (write a number with an optional unit s, m, h or d: "30s", "5m", "4h", "1d")',
+    ],
+    [
+      `<ike nat_keepalive="20m"/>`,
+      "conf/rockhopper.xml:2: <ike nat_keepalive>: 1200s is outside 1s-300s (NAT mappings expire after 30-180 s); 0 turns keepalives off",
+    ],
+    [
+      `<ike suites="aes256gcm16-prfsha384-x25519"/>`,
+      "conf/rockhopper.xml:2: <ike suites>: unknown attribute (allowed here: cookie_threshold, init_rate_limit, cookie_rate_limit, half_open_limit, nat_keepalive)",
+    ],
+    [
+      `<ike/><ike/>`,
+      "conf/rockhopper.xml:2: <ike>: duplicate element: <rockhopper> takes at most one <ike>",
+    ],
+  ];
+  for (const [ike, message] of cases) {
+    assertEquals(configError(withGlobalIke(ike)).message, message);
+  }
 });
 
 Deno.test("reports malformed XML with file and line", () => {
@@ -578,7 +666,9 @@ Deno.test("rejects auth.xml structure errors", () => {
   assert(e.message.includes("<realm>: missing required element <my_auth>"), e.message);
   e = authError(authWith(`    <my_auth method="eap" id="fqdn:a.example.com"/>`));
   assert(
-    e.message.includes('<my_auth method>: unsupported method "eap" (supported: psk, cert)'),
+    e.message.includes(
+      '<my_auth method>: unsupported method "eap" (supported: psk, cert, eap-md5, eap-mschapv2)',
+    ),
     e.message,
   );
   e = authError(

@@ -80,7 +80,7 @@ export interface RockhopperPeerOptions {
    * How the peer authenticates (`<peer auth>` in auth.xml): `cert` needs
    * {@link RockhopperNodeOptions.caFiles}; `psk` (default) uses {@link psk} or the realm key.
    */
-  auth?: "psk" | "cert";
+  auth?: "psk" | "cert" | "eap-md5" | "eap-mschapv2";
 }
 
 /**
@@ -145,6 +145,28 @@ export interface RockhopperNodeOptions {
   listenAddress: string;
   /** `<interface name>` (logs only), default `eth0`. */
   interfaceName?: string;
+  /**
+   * The root `<ike>`: IKE_SA_INIT admission limits and the NAT keepalive interval (e.g. `5s`);
+   * absent attributes keep the appliance's defaults.
+   */
+  globalIke?: {
+    cookieThreshold?: number;
+    initRateLimit?: number;
+    cookieRateLimit?: number;
+    halfOpenLimit?: number;
+    natKeepalive?: string;
+  };
+  /**
+   * `<data_plane workers>`: ESP in that many worker threads (0 = main thread). Default: the
+   * environment variable `RHP_DATA_PLANE_WORKERS` when set (to run any test or the benchmark
+   * against the worker data plane), else the appliance's default.
+   */
+  dataPlaneWorkers?: number;
+  /**
+   * `<data_plane offload>`; default: `RHP_DATA_PLANE_OFFLOAD` (`yes`/`no`) when set, else the
+   * appliance's default.
+   */
+  dataPlaneOffload?: boolean;
   /** Realm id, default 1. */
   realmId?: number;
   /** Realm name, default `lab`. */
@@ -190,6 +212,15 @@ export interface RockhopperNodeOptions {
   realmPsk?: string;
   /** Our certificate: `<my_auth method="cert">` instead of `psk` (then no {@link realmPsk}). */
   myCert?: RockhopperCertOptions;
+  /**
+   * We are an EAP client (`<my_auth method="eap-...">` with `eap_id` and `password`); the
+   * responder proves itself with the `psk` of its {@link peers} entry.
+   */
+  myEap?: { method: "eap-md5" | "eap-mschapv2"; identity: string; password: string };
+  /** `<role>` rules of the realm in auth.xml (peers admitted without a `<peer>` listing). */
+  roles?: readonly { type: string; match?: string; auth?: string }[];
+  /** `<eap_user>` entries for peers with `auth: "eap-..."`. */
+  eapUsers?: readonly { name: string; password: string }[];
   /** Trusted CA certificate files for peers with `auth: "cert"` (`<ca file>`). */
   caFiles?: readonly string[];
   /** Revocation lists checked for peer certificates (`<crl file>`). */
@@ -230,6 +261,26 @@ function attributes(values: Record<string, string | number | undefined>): string
     .join("");
 }
 
+/** An environment variable, undefined when unset or not readable (no --allow-env). */
+function envText(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `RHP_DATA_PLANE_WORKERS` as a number, when set (and readable). */
+function dataPlaneWorkersFromEnv(): number | undefined {
+  const text = envText("RHP_DATA_PLANE_WORKERS");
+  if (text === undefined || text === "") return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) {
+    throw new RangeError(`RHP_DATA_PLANE_WORKERS=${text} is not a number of workers`);
+  }
+  return n;
+}
+
 /** Renders `rockhopper.xml` for `options`. */
 export function renderRockhopperXml(options: RockhopperNodeOptions): string {
   const join = (list: readonly string[] | undefined) => list?.join(" ");
@@ -242,11 +293,36 @@ export function renderRockhopperXml(options: RockhopperNodeOptions): string {
       attributes({ name: options.interfaceName ?? "eth0", address: options.listenAddress })
     }/>`,
     `  </interfaces>`,
+  ];
+  const globalIke = options.globalIke;
+  if (globalIke !== undefined) {
+    lines.push(`  <ike${
+      attributes({
+        cookie_threshold: globalIke.cookieThreshold,
+        init_rate_limit: globalIke.initRateLimit,
+        cookie_rate_limit: globalIke.cookieRateLimit,
+        half_open_limit: globalIke.halfOpenLimit,
+        nat_keepalive: globalIke.natKeepalive,
+      })
+    }/>`);
+  }
+  const workers = options.dataPlaneWorkers ?? dataPlaneWorkersFromEnv();
+  const offloadText = envText("RHP_DATA_PLANE_OFFLOAD");
+  const offload = options.dataPlaneOffload ??
+    (offloadText === "yes" || offloadText === "no" ? offloadText === "yes" : undefined);
+  if (workers !== undefined || offload !== undefined) {
+    lines.push(
+      `  <data_plane${
+        attributes({ workers, offload: offload === undefined ? undefined : offload ? "yes" : "no" })
+      }/>`,
+    );
+  }
+  lines.push(
     `  <realm${attributes({ id: options.realmId ?? 1, name: options.realmName ?? "lab" })}>`,
     `    <tunnel_interface${
       attributes({ name: options.tunnelInterface, address: options.tunnelAddress })
     }/>`,
-  ];
+  );
   const ike = attributes({
     suites: join(options.ikeSuites),
     dpd: options.dpd,
@@ -299,7 +375,16 @@ export function renderAuthXml(options: RockhopperNodeOptions): string {
   const files = nodeCredentialFiles(options);
   const targets = (prefix: string) =>
     files.filter((f) => f.target.startsWith(prefix)).map((f) => f.target);
-  if (options.myCert === undefined) {
+  if (options.myEap !== undefined) {
+    lines.push(`    <my_auth${
+      attributes({
+        method: options.myEap.method,
+        id: options.myId,
+        eap_id: options.myEap.identity,
+        password: options.myEap.password,
+      })
+    }/>`);
+  } else if (options.myCert === undefined) {
     lines.push(
       `    <my_auth${attributes({ method: "psk", id: options.myId, psk: options.realmPsk })}/>`,
     );
@@ -318,11 +403,17 @@ export function renderAuthXml(options: RockhopperNodeOptions): string {
   for (const file of targets("pki/ca-")) lines.push(`    <ca${attributes({ file })}/>`);
   for (const file of targets("pki/crl-")) lines.push(`    <crl${attributes({ file })}/>`);
   for (const peer of options.peers) {
-    if (peer.auth === "cert") {
-      lines.push(`    <peer${attributes({ id: peer.id, auth: "cert" })}/>`);
+    if (peer.auth !== undefined && peer.auth !== "psk") {
+      lines.push(`    <peer${attributes({ id: peer.id, auth: peer.auth })}/>`);
     } else if (peer.psk !== undefined) {
       lines.push(`    <peer${attributes({ id: peer.id, psk: peer.psk })}/>`);
     }
+  }
+  for (const role of options.roles ?? []) {
+    lines.push(`    <role${attributes({ type: role.type, match: role.match, auth: role.auth })}/>`);
+  }
+  for (const user of options.eapUsers ?? []) {
+    lines.push(`    <eap_user${attributes({ name: user.name, password: user.password })}/>`);
   }
   lines.push(`  </realm>`);
   for (const user of options.webUsers ?? []) {

@@ -152,7 +152,7 @@ export class ChildCreateInitiatorTask implements Task {
       old.rekeying = true;
       message.notify(NotifyType.RekeySa, new Uint8Array(0), ProtocolId.Esp, spiToBytes(old.spiIn));
     }
-    this.#spiIn = this.#services.allocateSpi();
+    this.#spiIn = this.#services.allocateSpi(old?.spiIn);
     const pfsGroup = separate && realm.lifecycle.pfs ? sa.suite!.dhGroup : undefined;
     message.add({
       type: PayloadType.SecurityAssociation,
@@ -388,7 +388,7 @@ export class ChildCreateResponderTask implements Task {
     this.#replaces = rekeyed;
     this.#proposalNumber = selection.proposalNumber;
     this.#record = {
-      spiIn: this.#services.allocateSpi(),
+      spiIn: this.#services.allocateSpi(rekeyed?.spiIn),
       spiOut: spiFromBytes(selection.peerSpi),
       suite: selection.suite,
       localTs,

@@ -72,8 +72,11 @@ export interface TaskServices {
   childSas: ChildSaInstaller;
   /** Our addresses, to check the peer's NAT_DETECTION_DESTINATION_IP. */
   localAddresses(): readonly string[];
-  /** A fresh, unused inbound ESP SPI. */
-  allocateSpi(): number;
+  /**
+   * A fresh, unused inbound ESP SPI; `replaces`: the inbound SPI of the child SA the new one
+   * rekeys (see IkeEngineOptions.spiAffinity).
+   */
+  allocateSpi(replaces?: number): number;
   /** Port for NAT-T (4500 unless a test says otherwise). */
   natTPort: number;
   /** Address pools of realms with a `<pool>` (their leases outlive configuration changes). */

@@ -1,0 +1,673 @@
+/**
+ * One data-plane worker: a synchronous loop over its own TUN queues, its member of the UDP
+ * (NAT-T) SO_REUSEPORT group and its raw ESP socket, in pipeline order:
+ *
+ *   0. control  the main thread posted control (control word ahead of `applied`): yield to the
+ *               event loop until it is applied — before any further batch
+ *   1. wait     blocking poll on [wake eventfd, UDP, raw, TUN queues] (timeout 0 while the
+ *               last round filled a batch); only ready descriptors are read below
+ *   2. inbound  recvmmsg a batch on UDP: RFC 3948 demux (IKE → main, keepalive → main, ESP →
+ *               SA by SPI → decrypt in place → police → TUN write); the same for raw ESP after
+ *               the IPv4 header. Offload queues: the batch's decrypted packets are coalesced
+ *               (GRO) into as few TUN writes as possible
+ *   3. outbound per realm: drain the TUN queue into a batch (read to EAGAIN, ≤ batch size)
+ *               → offload queues: split TCP super packets into MSS segments (GSO)
+ *               → outbound SA by destination → encrypt into the send batch (UDP or raw)
+ *               → one sendmmsg per socket (more when a split fills the batch)
+ *
+ * Per-packet failures are counted (shared counters, read by the main thread) and dropped, never
+ * thrown out of the loop. Each worker holds its own EspSa copies: inbound SAs it owns (its own
+ * replay window), every outbound SA (its own EVP contexts, a shared sequence number). No
+ * promise and no buffer per packet: batches, segment buffers and the coalescer's arena are
+ * made once (typed-array views aside).
+ */
+import { LibcryptoProvider } from "../crypto/mod.ts";
+import {
+  classifyUdpEncap,
+  createInboundContext,
+  EncapFailure,
+  encapsulate,
+  ESP_HEADER_LENGTH,
+  EspSa,
+  espSpiOf,
+  GroCoalescer,
+  GsoSplitter,
+  handleInboundEsp,
+  type InboundContext,
+  InboundResult,
+  ipVersionOf,
+  parsePrefix,
+  Sadb,
+  type TunToPeerCounterName,
+  UdpEncapKind,
+} from "../esp/mod.ts";
+import { type Counters, Logger } from "../log/mod.ts";
+import {
+  BatchSocket,
+  formatIpv4Word,
+  ipv4Word,
+  MAX_SLOT_SIZE,
+  PacketBatch,
+  type PacketDevice,
+  parseRawIpv4,
+  PollSet,
+  sockaddrOf,
+  TunQueue,
+  VNET_HDR_LENGTH,
+} from "../net/mod.ts";
+import { IpProtocol, libc } from "../sys/mod.ts";
+import type { ControlMessage, WorkerMessage, WorkerRealm, WorkerSaParams } from "./messages.ts";
+import { sequenceSlotOf, workerRealmCounters, workerSaCounters } from "./shared_state.ts";
+
+/** Packets per system call (recvmmsg/sendmmsg, TUN drain). */
+export const BATCH_SIZE = 64;
+/**
+ * Bytes per batch slot: any datagram, TUN packet or offload frame fits (pages are touched only
+ * when used).
+ */
+const SLOT_SIZE = MAX_SLOT_SIZE;
+/** Upper bound of one blocking poll: a lost wake-up stalls control at most this long. */
+export const POLL_TIMEOUT_MS = 500;
+/** Least interval between two no-route reports of a realm to the main thread. */
+const NO_ROUTE_REPORT_MS = 200;
+const ERROR_BACKOFF_MS = 10;
+/** A broken descriptor fails every round: its error is logged at most this often. */
+const FAILURE_LOG_INTERVAL_MS = 5_000;
+
+const ENCAP_COUNTER: Record<number, TunToPeerCounterName> = {
+  [EncapFailure.TooBig]: "dropTooBig",
+  [EncapFailure.SequenceExhausted]: "dropSequenceExhausted",
+  [EncapFailure.UnknownNextHeader]: "dropMalformed",
+  [EncapFailure.WrongSa]: "dropEncap",
+};
+
+interface RealmState {
+  id: number;
+  name: string;
+  tun: TunQueue;
+  /** Offload queue: reads split into segments, writes coalesced; null without offloads. */
+  offload: RealmOffload | null;
+  /** `handleInboundEsp` writes through this. */
+  device: PacketDevice;
+  sadb: Sadb;
+  outbound: Counters<TunToPeerCounterName>;
+  inbound: InboundContext;
+  lastNoRoute: number;
+}
+
+interface RealmOffload {
+  splitter: GsoSplitter;
+  segments: { segments: Uint8Array[]; lengths: Uint32Array; start: number };
+  coalescer: GroCoalescer;
+  /** Decrypted packets of the current inbound batch (views into its slots) to coalesce. */
+  pending: Uint8Array[];
+  pendingCount: number;
+}
+
+interface InboundRecord {
+  realm: RealmState;
+  sa: EspSa;
+  /** Where the SA's UDP-encapsulated packets should come from (-1: raw ESP). */
+  remoteWord: number;
+  remotePort: number;
+  /** The last new source reported to the main thread (reported once per change). */
+  reportedWord: number;
+  reportedPort: number;
+}
+
+interface OutboundRecord {
+  realm: RealmState;
+  sa: EspSa;
+  prefixes: ReturnType<typeof parsePrefix>[];
+  active: boolean;
+  /** `sockaddr_in` of the SA's remote (port 0 for raw ESP). */
+  sockaddr: Uint8Array;
+  udp: boolean;
+}
+
+type InitMessage = Extract<ControlMessage, { type: "init" }>;
+
+function macrotask(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+function queueDevice(
+  name: string,
+  mtu: number,
+  tun: TunQueue,
+  offload: RealmOffload | null,
+): PacketDevice {
+  return {
+    name,
+    mtu,
+    closed: false,
+    tryRead: () => -1,
+    waitReadable: () => Promise.resolve(),
+    write: offload === null ? (packet) => tun.write(packet) : (packet) => {
+      // Written as coalesced frames once the inbound batch is done (flushOffload).
+      if (offload.pendingCount === offload.pending.length) flushOffload(tun, offload);
+      offload.pending[offload.pendingCount++] = packet;
+      return true;
+    },
+    close: () => {},
+  };
+}
+
+/** Coalesces the packets an offload queue collected and writes the frames. */
+function flushOffload(tun: TunQueue, offload: RealmOffload): void {
+  const count = offload.pendingCount;
+  if (count === 0) return;
+  offload.pendingCount = 0;
+  const coalescer = offload.coalescer;
+  const frames = coalescer.coalesce(offload.pending, count);
+  for (let i = 0; i < frames; i++) tun.write(coalescer.frame(i));
+}
+
+/**
+ * The worker's state and loop; `post` sends to the main thread. Created by worker_entry.ts from
+ * the `init` message.
+ */
+export class DataPlaneWorker {
+  readonly index: number;
+  readonly workers: number;
+  readonly log: Logger;
+  readonly #post: (message: WorkerMessage) => void;
+  readonly #crypto = new LibcryptoProvider();
+  readonly #control: Int32Array;
+  readonly #wakeFd: number;
+  readonly #wakeBuffer = new Uint8Array(8);
+  readonly #udp: BatchSocket;
+  readonly #raw: BatchSocket | null;
+  readonly #realms = new Map<number, RealmState>();
+  readonly #inbound = new Map<number, InboundRecord>();
+  readonly #outbound = new Map<number, OutboundRecord>();
+  readonly #outboundBySa = new Map<EspSa, OutboundRecord>();
+  readonly #tunBatch = new PacketBatch({ count: BATCH_SIZE, slotSize: SLOT_SIZE });
+  readonly #udpSend = new PacketBatch({ count: BATCH_SIZE, slotSize: SLOT_SIZE });
+  readonly #rawSend = new PacketBatch({ count: BATCH_SIZE, slotSize: SLOT_SIZE });
+  readonly #udpReceive = new PacketBatch({ count: BATCH_SIZE, slotSize: SLOT_SIZE });
+  readonly #rawReceive: PacketBatch | null;
+  #poll!: PollSet;
+  #pollRealms: RealmState[] = [];
+  /** Packets queued in the send batches (see {@link #flush}). */
+  #udpCount = 0;
+  #rawCount = 0;
+  #applied = 0;
+  #lastFailureLog = 0;
+  #stopping = false;
+  #stopSeq = 0;
+  /** ESP whose SPI no SA of this worker has (or no realm), and malformed raw packets. */
+  dropUnknown = 0;
+
+  constructor(init: InitMessage, post: (message: WorkerMessage) => void) {
+    this.index = init.index;
+    this.workers = init.workers;
+    this.log = new Logger("dispatch", `w${init.index}`);
+    this.#post = post;
+    this.#control = new Int32Array(init.control);
+    this.#wakeFd = init.wakeFd;
+    this.#udp = new BatchSocket(init.udpFd);
+    this.#raw = init.rawFd >= 0 ? new BatchSocket(init.rawFd) : null;
+    this.#rawReceive = this.#raw
+      ? new PacketBatch({ count: BATCH_SIZE, slotSize: SLOT_SIZE })
+      : null;
+    for (const realm of init.realms) this.#addRealm(realm);
+    this.#rebuildPoll();
+  }
+
+  /** Applies one control message (in the order posted) and acknowledges it. */
+  handle(message: ControlMessage): void {
+    if (message.type === "init") return;
+    let error: string | undefined;
+    try {
+      this.#apply(message);
+    } catch (e) {
+      error = (e as Error).message;
+      this.log.warn(`Cannot apply ${message.type}: ${error}`);
+    }
+    this.#applied = message.seq;
+    if (message.type === "stop") {
+      this.#stopping = true;
+      this.#stopSeq = message.seq;
+      return; // acknowledged when the loop has left its last batch
+    }
+    this.#post(
+      error === undefined ? { type: "ack", seq: message.seq } : {
+        type: "ack",
+        seq: message.seq,
+        error,
+      },
+    );
+  }
+
+  #apply(message: Exclude<ControlMessage, { type: "init" }>): void {
+    switch (message.type) {
+      case "addRealm":
+        this.#addRealm(message.realm);
+        this.#rebuildPoll();
+        return;
+      case "removeRealm": {
+        const realm = this.#realms.get(message.id);
+        if (!realm) return;
+        for (const [spi, record] of this.#inbound) {
+          if (record.realm === realm) this.#removeInbound(spi);
+        }
+        for (const [spi, record] of this.#outbound) {
+          if (record.realm === realm) this.#removeOutbound(spi);
+        }
+        this.#realms.delete(message.id);
+        this.#rebuildPoll();
+        return;
+      }
+      case "addInbound": {
+        const realm = this.#realmOf(message.realm);
+        const sa = this.#createSa(message.sa);
+        const prefixes = message.prefixes.map(parsePrefix);
+        try {
+          realm.sadb.addInbound(sa, prefixes);
+        } catch (e) {
+          sa.dispose();
+          throw e;
+        }
+        const remote = message.sa.encapsulation?.remote;
+        this.#inbound.set(sa.spi, {
+          realm,
+          sa,
+          remoteWord: remote ? ipv4Word(remote.address) : -1,
+          remotePort: remote?.port ?? 0,
+          reportedWord: -1,
+          reportedPort: 0,
+        });
+        return;
+      }
+      case "addOutbound": {
+        const realm = this.#realmOf(message.realm);
+        const sa = this.#createSa(message.sa);
+        const record: OutboundRecord = {
+          realm,
+          sa,
+          prefixes: message.prefixes.map(parsePrefix),
+          active: false,
+          sockaddr: new Uint8Array(16),
+          udp: false,
+        };
+        this.#setOutboundPath(record, message.sa.encapsulation, message.sa.peerAddress);
+        this.#outbound.set(sa.spi, record);
+        this.#outboundBySa.set(sa, record);
+        if (message.active) this.#activate(record);
+        return;
+      }
+      case "activateOutbound": {
+        const record = this.#outbound.get(message.spi);
+        if (record && !record.active) this.#activate(record);
+        return;
+      }
+      case "removeInbound":
+        this.#removeInbound(message.spi);
+        return;
+      case "removeOutbound":
+        this.#removeOutbound(message.spi);
+        return;
+      case "setPath": {
+        if (message.direction === "out") {
+          const record = this.#outbound.get(message.spi);
+          if (!record) return;
+          record.sa.setPath(message.encapsulation, message.peerAddress);
+          this.#setOutboundPath(record, message.encapsulation, message.peerAddress);
+          return;
+        }
+        const record = this.#inbound.get(message.spi);
+        if (!record) return;
+        record.sa.setPath(message.encapsulation, message.peerAddress);
+        const remote = message.encapsulation?.remote;
+        record.remoteWord = remote ? ipv4Word(remote.address) : -1;
+        record.remotePort = remote?.port ?? 0;
+        return;
+      }
+      case "stop":
+        return;
+    }
+  }
+
+  #realmOf(id: number): RealmState {
+    const realm = this.#realms.get(id);
+    if (!realm) throw new RangeError(`realm ${id} is not open in worker ${this.index}`);
+    return realm;
+  }
+
+  #addRealm(realm: WorkerRealm): void {
+    const counters = workerRealmCounters(realm.counters, this.index);
+    const tun = new TunQueue(realm.tunFd);
+    const segmentSize = Math.max(2048, realm.mtu + 64);
+    const offload: RealmOffload | null = realm.offload
+      ? {
+        splitter: new GsoSplitter(),
+        segments: {
+          segments: Array.from({ length: BATCH_SIZE }, () => new Uint8Array(segmentSize)),
+          lengths: new Uint32Array(BATCH_SIZE),
+          start: 0,
+        },
+        coalescer: new GroCoalescer({ maxPackets: BATCH_SIZE, maxPacketLength: segmentSize }),
+        pending: new Array<Uint8Array>(BATCH_SIZE),
+        pendingCount: 0,
+      }
+      : null;
+    this.#realms.set(realm.id, {
+      id: realm.id,
+      name: realm.name,
+      tun,
+      offload,
+      device: queueDevice(realm.name, realm.mtu, tun, offload),
+      sadb: new Sadb(),
+      outbound: counters.outbound,
+      inbound: createInboundContext(counters.inbound, new Logger("esp", realm.name)),
+      lastNoRoute: 0,
+    });
+  }
+
+  #createSa(params: WorkerSaParams): EspSa {
+    return new EspSa({
+      spi: params.spi,
+      direction: params.direction,
+      encryption: params.encryption,
+      integrity: params.integrity,
+      encryptionKey: params.encryptionKey,
+      integrityKey: params.integrityKey,
+      ...(params.replayWindow === undefined ? {} : { replayWindow: params.replayWindow }),
+      encapsulation: params.encapsulation,
+      peerAddress: params.peerAddress,
+      crypto: this.#crypto,
+      sequence: sequenceSlotOf(params.shared),
+      counters: workerSaCounters(params.shared, this.index),
+    });
+  }
+
+  #setOutboundPath(
+    record: OutboundRecord,
+    encapsulation: WorkerSaParams["encapsulation"],
+    peerAddress: string,
+  ): void {
+    record.udp = encapsulation !== null;
+    record.sockaddr = sockaddrOf(
+      encapsulation ? encapsulation.remote : { address: peerAddress, port: 0 },
+    );
+  }
+
+  #activate(record: OutboundRecord): void {
+    record.active = true;
+    record.realm.sadb.addOutbound(record.sa, record.prefixes);
+  }
+
+  #removeInbound(spi: number): void {
+    const record = this.#inbound.get(spi);
+    if (!record) return;
+    this.#inbound.delete(spi);
+    record.realm.sadb.removeInbound(spi);
+    record.sa.dispose();
+  }
+
+  #removeOutbound(spi: number): void {
+    const record = this.#outbound.get(spi);
+    if (!record) return;
+    this.#outbound.delete(spi);
+    this.#outboundBySa.delete(record.sa);
+    if (record.active) record.realm.sadb.removeOutbound(record.sa);
+    record.sa.dispose();
+  }
+
+  #rebuildPoll(): void {
+    const fds = [this.#wakeFd, this.#udp.fd];
+    if (this.#raw) fds.push(this.#raw.fd);
+    this.#pollRealms = [...this.#realms.values()];
+    for (const realm of this.#pollRealms) fds.push(realm.tun.fd);
+    this.#poll = new PollSet(fds);
+  }
+
+  /** Runs until a `stop` message; then acknowledges it. */
+  async run(): Promise<void> {
+    const control = this.#control;
+    let busy = false;
+    while (!this.#stopping) {
+      // 0. control first
+      if (Atomics.load(control, 0) !== this.#applied) {
+        await macrotask();
+        continue;
+      }
+      // 1. wait (only when the last round emptied every source), and see who is ready
+      const ready = this.#poll.wait(busy ? 0 : POLL_TIMEOUT_MS);
+      if (ready === 0) {
+        if (!busy) await macrotask(); // idle: let timers and messages run
+        busy = false;
+        continue;
+      }
+      if (this.#poll.ready(0)) {
+        libc().read(this.#wakeFd, this.#wakeBuffer, 8n);
+        continue; // the control word says what to apply
+      }
+      try {
+        busy = this.#round();
+      } catch (e) {
+        const now = Date.now();
+        if (now - this.#lastFailureLog >= FAILURE_LOG_INTERVAL_MS) {
+          this.#lastFailureLog = now;
+          this.log.warn(`data path failed: ${(e as Error).message}`);
+        }
+        busy = false;
+        await new Promise((resolve) => setTimeout(resolve, ERROR_BACKOFF_MS));
+      }
+    }
+    this.#post({ type: "ack", seq: this.#stopSeq });
+  }
+
+  /**
+   * One round without the loop (tests): poll up to `timeoutMs`, then steps 2 and 3 for what is
+   * ready. Returns true when a batch was full.
+   */
+  pump(timeoutMs = 0): boolean {
+    if (this.#poll.wait(timeoutMs) === 0) return false;
+    return this.#round();
+  }
+
+  /**
+   * Steps 2 and 3 for the descriptors the last poll found ready; true when a batch was full
+   * (more may be queued).
+   */
+  #round(): boolean {
+    const poll = this.#poll;
+    let busy = false;
+    // 2. inbound first: decrypted data and ACKs reach the kernel before more is sent.
+    if (poll.ready(1)) {
+      if (this.#inboundUdp()) busy = true;
+      this.#flushInbound();
+    }
+    let at = 2;
+    if (this.#raw) {
+      if (poll.ready(at)) {
+        if (this.#inboundRaw(this.#raw, this.#rawReceive!)) busy = true;
+        this.#flushInbound();
+      }
+      at++;
+    }
+    // 3. outbound
+    const realms = this.#pollRealms;
+    for (let i = 0; i < realms.length; i++) {
+      if (poll.ready(at + i) && this.#outboundBatch(realms[i]!)) busy = true;
+    }
+    return busy;
+  }
+
+  /** Step 3 for one realm; true when the batch was full (more may be queued). */
+  #outboundBatch(realm: RealmState): boolean {
+    const batch = this.#tunBatch;
+    const n = realm.tun.readBatch(batch);
+    if (n === 0) return false;
+    const offload = realm.offload;
+    for (let i = 0; i < n; i++) {
+      if (offload === null) {
+        this.#encryptOne(realm, batch.slots[i]!.subarray(0, batch.lengths[i]!));
+        continue;
+      }
+      // An offload frame: a plain packet behind its header, or a TCP super packet to split.
+      const frame = batch.slots[i]!.subarray(0, batch.lengths[i]!);
+      const output = offload.segments;
+      let count = offload.splitter.split(frame, output);
+      if (count === 0) {
+        this.#encryptOne(realm, frame.subarray(VNET_HDR_LENGTH));
+        continue;
+      }
+      if (count < 0) realm.outbound.add("dropMalformed");
+      while (count > 0) {
+        for (let j = 0; j < count; j++) {
+          this.#encryptOne(realm, output.segments[j]!.subarray(0, output.lengths[j]!));
+        }
+        count = offload.splitter.splitMore(output);
+      }
+    }
+    this.#flush(realm);
+    return n === batch.count;
+  }
+
+  /** Writes what the offload queues collected from an inbound batch (step 2's last part). */
+  #flushInbound(): void {
+    for (const realm of this.#pollRealms) {
+      if (realm.offload !== null) flushOffload(realm.tun, realm.offload);
+    }
+  }
+
+  /** Looks up, encrypts and queues one inner packet into the UDP or raw send batch. */
+  #encryptOne(realm: RealmState, packet: Uint8Array): void {
+    const counters = realm.outbound;
+    counters.add("rxPackets");
+    counters.add("rxBytes", packet.length);
+    if (ipVersionOf(packet) === 0) {
+      counters.add("dropMalformed");
+      return;
+    }
+    const sa = realm.sadb.lookupOutbound(packet);
+    if (sa === undefined) {
+      counters.add("dropNoRoute");
+      this.#reportNoRoute(realm);
+      return;
+    }
+    const record = this.#outboundBySa.get(sa)!;
+    if (!record.udp && this.#raw === null) {
+      counters.add("txErrors");
+      return;
+    }
+    const target = record.udp ? this.#udpSend : this.#rawSend;
+    if ((record.udp ? this.#udpCount : this.#rawCount) === target.count) this.#flush(realm);
+    const slot = record.udp ? this.#udpCount : this.#rawCount;
+    const length = encapsulate(sa, packet, target.slots[slot]!);
+    if (length < 0) {
+      counters.add(ENCAP_COUNTER[length] ?? "dropEncap");
+      return;
+    }
+    target.setLength(slot, length);
+    target.setName(slot, record.sockaddr);
+    if (record.udp) this.#udpCount++;
+    else this.#rawCount++;
+    counters.add("txPackets");
+    counters.add("txBytes", length);
+  }
+
+  /** Sends what {@link #encryptOne} queued: one sendmmsg per socket. */
+  #flush(realm: RealmState): void {
+    const udpCount = this.#udpCount;
+    const rawCount = this.#rawCount;
+    this.#udpCount = 0;
+    this.#rawCount = 0;
+    if (udpCount > 0) {
+      const sent = this.#udp.send(this.#udpSend, udpCount);
+      if (sent < udpCount) realm.outbound.add("txErrors", udpCount - sent);
+    }
+    if (rawCount > 0) {
+      const sent = this.#raw!.send(this.#rawSend, rawCount);
+      if (sent < rawCount) realm.outbound.add("txErrors", rawCount - sent);
+    }
+  }
+
+  #reportNoRoute(realm: RealmState): void {
+    const now = Date.now();
+    if (now - realm.lastNoRoute < NO_ROUTE_REPORT_MS) return;
+    realm.lastNoRoute = now;
+    this.#post({ type: "noRoute", realm: realm.id });
+  }
+
+  /** Step 2 on the UDP socket; true when the batch was full. */
+  #inboundUdp(): boolean {
+    const batch = this.#udpReceive;
+    const n = this.#udp.receive(batch);
+    for (let i = 0; i < n; i++) {
+      const data = batch.slots[i]!.subarray(0, batch.lengths[i]!);
+      switch (classifyUdpEncap(data)) {
+        case UdpEncapKind.Esp: {
+          const spi = espSpiOf(data);
+          const record = this.#inbound.get(spi);
+          if (record === undefined) {
+            this.dropUnknown++;
+            continue;
+          }
+          const result = handleInboundEsp(
+            record.realm.sadb,
+            data,
+            record.realm.device,
+            record.realm.inbound,
+          );
+          // Only authenticated packets may move the SA (RFC 3948 §2.2, RFC 7296 §2.23).
+          if (
+            result !== InboundResult.Malformed && result !== InboundResult.UnknownSpi &&
+            result !== InboundResult.Decap && record.remoteWord >= 0
+          ) {
+            const word = batch.sourceWord(i);
+            const port = batch.sourcePort(i);
+            if (
+              (word !== record.remoteWord || port !== record.remotePort) &&
+              (word !== record.reportedWord || port !== record.reportedPort)
+            ) {
+              record.reportedWord = word;
+              record.reportedPort = port;
+              this.#post({ type: "remote", spi, from: { address: formatIpv4Word(word), port } });
+            }
+          }
+          continue;
+        }
+        case UdpEncapKind.Ike:
+          this.#post({
+            type: "ike",
+            data: data.slice(4),
+            from: { address: formatIpv4Word(batch.sourceWord(i)), port: batch.sourcePort(i) },
+          });
+          continue;
+        case UdpEncapKind.Keepalive:
+          this.#post({ type: "keepalive" });
+          continue;
+        default:
+          continue;
+      }
+    }
+    return n === batch.count;
+  }
+
+  /** Step 2 on the raw ESP socket; true when the batch was full. */
+  #inboundRaw(socket: BatchSocket, batch: PacketBatch): boolean {
+    const n = socket.receive(batch);
+    for (let i = 0; i < n; i++) {
+      const slot = batch.slots[i]!;
+      const received = batch.lengths[i]!;
+      const offset = parseRawIpv4(slot, IpProtocol.IPPROTO_ESP);
+      const end = (slot[2]! << 8) | slot[3]!;
+      if (offset < 0 || end > received || end - offset < ESP_HEADER_LENGTH) {
+        this.dropUnknown++;
+        continue;
+      }
+      const data = slot.subarray(offset, end);
+      const record = this.#inbound.get(espSpiOf(data));
+      if (record === undefined) {
+        this.dropUnknown++;
+        continue;
+      }
+      handleInboundEsp(record.realm.sadb, data, record.realm.device, record.realm.inbound);
+    }
+    return n === batch.count;
+  }
+}

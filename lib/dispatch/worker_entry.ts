@@ -1,0 +1,42 @@
+/**
+ * Entry of a data-plane worker (`new Worker(new URL("./worker_entry.ts", import.meta.url))`):
+ * waits for `init`, forwards its log records to the main thread, then runs the loop of
+ * {@link DataPlaneWorker} until `stop`. (It does not revoke permissions: in Deno 2.9 a worker
+ * that inherits its permissions shares them with the main thread, so a revocation here would
+ * take them from the main thread too.)
+ */
+/// <reference lib="deno.worker" />
+import { setLogLevel, setLogSinks } from "../log/mod.ts";
+import type { ControlMessage, WorkerMessage } from "./messages.ts";
+import { DataPlaneWorker } from "./worker.ts";
+
+const post = (message: WorkerMessage) => self.postMessage(message);
+let worker: DataPlaneWorker | undefined;
+
+self.onmessage = (event: MessageEvent<ControlMessage>) => {
+  const message = event.data;
+  if (message.type !== "init") {
+    worker?.handle(message);
+    return;
+  }
+  setLogLevel(message.logLevel);
+  setLogSinks([(record) =>
+    post({
+      type: "log",
+      level: record.level,
+      subsystem: record.subsystem,
+      tag: record.tag,
+      message: record.message,
+    })]);
+  try {
+    worker = new DataPlaneWorker(message, post);
+  } catch (e) {
+    post({ type: "fatal", message: (e as Error).message });
+    return;
+  }
+  post({ type: "ready" });
+  worker.run().then(
+    () => self.close(),
+    (e) => post({ type: "fatal", message: (e as Error).message }),
+  );
+};
