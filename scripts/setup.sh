@@ -21,8 +21,11 @@ else
     strongswan-swanctl strongswan-charon libcharon-extra-plugins
     libstrongswan-extra-plugins libstrongswan-standard-plugins
     iperf3 nftables tshark tcpdump openssl
-    # the GUI's browser test (test/web/browser_test.ts): playwright-core drives Debian's build
-    chromium fonts-dejavu-core
+    # the benchmark's other user-space VPNs (test/bench/throughput.ts)
+    wireguard-go wireguard-tools openvpn
+    # the GUI's browser tests: playwright-core drives Debian's Chromium (test/web/browser_test.ts),
+    # puppeteer-core drives Debian's Firefox ESR over WebDriver BiDi (browser_firefox_test.ts)
+    chromium firefox-esr fonts-dejavu-core
   )
 fi
 

@@ -1,18 +1,23 @@
 /**
  * Throughput benchmark: iperf3 TCP (1 and 4 streams) through each path, all in one run so that
  * the figures compare (LAB-FACTS: ±20 % between runs). Run it with `bash scripts/bench.sh
- * [--rounds R] [--seconds S] [--only name,name]`; it prints a table and writes
- * `test/artifacts/throughput.json`.
+ * [--rounds R] [--seconds S] [--only name,name] [--[no-]load-checks] [--[no-]memory]`; it prints
+ * a table and writes `test/artifacts/throughput.json`.
  *
- * Per path, in order:
+ * Paths (test/bench/_paths.ts): plain veth, our appliance with three suites, strongSwan
+ * kernel-libipsec, wireguard-go and OpenVPN 2.6 (the last two installed with apt-get when
+ * missing). Per path, in order:
  * 1. a fresh lab: two namespaces on one veth (198.51.100.1 ⇄ 198.51.100.2); both tunnel ends
  *    and both iperf3 ends run inside them;
- * 2. the tunnel is brought up and proven: a child SA with the expected suite installed on both
- *    ends, ping both ways between the inner addresses (10.1.0.1 ⇄ 10.2.0.1);
+ * 2. the tunnel is brought up and proven: the expected suite on both ends where the peer can
+ *    tell, ping both ways between the inner addresses (10.1.0.1 ⇄ 10.2.0.1);
  * 3. R rounds of {TCP 1 stream, TCP 4 streams}, S seconds each, iperf3 bound to the inner
  *    addresses; around each measurement the machine's CPU time (/proc/stat) and the tunnel
  *    device's counters, which must show the transferred bytes (else the traffic bypassed it);
  * 4. medians with min–max per path, CPU use as percent of all cores over all its measurements.
+ *
+ * Then, by default when every path is measured, the load checks and memory figures of
+ * test/bench/load_checks.ts (one more lab).
  *
  * The CPU window of a measurement is the whole iperf3 call, so it includes iperf3's start-up
  * and tear-down (a few hundred ms) and anything else the machine runs meanwhile (e.g. a
@@ -26,8 +31,29 @@ import {
   withLab,
 } from "../netns/harness.ts";
 import { iperf3 } from "../netns/traffic.ts";
-import { ARTIFACTS_DIR, FailureArtifacts, RockhopperNode } from "../netns/rockhopper_node.ts";
-import { startCharonPair } from "../interop/strongswan.ts";
+import { ARTIFACTS_DIR } from "../netns/rockhopper_node.ts";
+import {
+  type BenchPath,
+  OPENVPN_PATH,
+  openVpnPath,
+  OURS_PREFIX,
+  oursPath,
+  STRONGSWAN_PATH,
+  strongSwanPath,
+  VETH_PATH,
+  vethPath,
+  WIREGUARD_PATH,
+  wireGuardPath,
+} from "./_paths.ts";
+import {
+  formatLoadChecks,
+  formatMemory,
+  type LoadChecksReport,
+  type MemoryReport,
+  runLoadChecks,
+} from "./load_checks.ts";
+
+export { OPENVPN_PATH, OURS_PREFIX, STRONGSWAN_PATH, VETH_PATH, WIREGUARD_PATH };
 
 /** Where {@link writeReport} puts the report by default. */
 export const DEFAULT_REPORT_PATH: string = `${ARTIFACTS_DIR}throughput.json`;
@@ -43,16 +69,6 @@ export const STREAM_COUNTS = [1, 4] as const;
  */
 export const MIN_DEVICE_SHARE = 0.9;
 
-const LEFT_OUTER = "198.51.100.1";
-const RIGHT_OUTER = "198.51.100.2";
-const LEFT_INNER = "10.1.0.1";
-const RIGHT_INNER = "10.2.0.1";
-const LEFT_LAN = "10.1.0.0/24";
-const RIGHT_LAN = "10.2.0.0/24";
-const OUR_TUNNEL_DEVICE = "rhp1";
-const LIBIPSEC_DEVICE = "ipsec0";
-const PING_COUNT = 3;
-
 /** One row of the report; medians and extremes in Mbit/s, rounded to integers. */
 export interface ThroughputRow {
   name: string;
@@ -66,13 +82,22 @@ export interface ThroughputRow {
   cpu_pct: number;
 }
 
-/** The report as written to `throughput.json`. */
+/**
+ * The report as written to `throughput.json`: `date` and `rows` are the shape issue #5 fixes;
+ * the rest is extra.
+ */
 export interface ThroughputReport {
   /** ISO 8601 time the run started. */
   date: string;
   rounds: number;
   seconds: number;
   rows: ThroughputRow[];
+  /** A new IKE SA and liveness checks while ours-aes256gcm carries load (`--load-checks`). */
+  load_checks?: LoadChecksReport;
+  /** RSS of our responder idle, under load, with 1,000 child SAs (`--memory`). */
+  memory?: MemoryReport;
+  /** Why the load checks or memory figures are missing, when their lab failed. */
+  load_checks_error?: string;
 }
 
 /** Options of {@link runBenchmark}. */
@@ -83,204 +108,44 @@ export interface BenchOptions {
   seconds: number;
   /** Names of the paths to measure (all of {@link PATH_NAMES} when absent). */
   only?: readonly string[];
+  /** Run the load checks (default: only when all paths are measured). */
+  loadChecks?: boolean;
+  /** Measure memory use (default: only when all paths are measured). */
+  memory?: boolean;
   /** Progress lines; default `console.error`. */
   log?: (line: string) => void;
 }
 
-/** Where iperf3 runs once a path is up, and what proves that the traffic took the tunnel. */
-interface Endpoints {
-  client: string;
-  server: string;
-  clientAddress: string;
-  serverAddress: string;
-  /** Device in the client's namespace that carries the measured traffic. */
-  device: string;
-  /** Marks the path as done (its logs are then not kept as failure artifacts). */
-  passed(): void;
-}
-
-/** A measured path: a name and how to build it inside a fresh lab. */
-interface BenchPath {
-  name: string;
-  setUp(lab: NetnsLab): Promise<Endpoints>;
-}
-
-/** A path listed in the table but not measured; never part of the JSON rows. */
-export interface UnmeasuredPath {
-  name: string;
-  reason: string;
-}
-
-/** Paths shown as not measured (no numbers are invented for them). */
-export const UNMEASURED_PATHS: readonly UnmeasuredPath[] = [
-  { name: "wireguard-go", reason: "not measured yet (issue #5)" },
-  { name: "openvpn", reason: "not measured yet (issue #5)" },
-];
-
-/** Row that the ours-* rows are compared with (plain veth). */
-export const VETH_PATH = "veth";
-/** Row that the ours-* rows are compared with (strongSwan). */
-export const STRONGSWAN_PATH = "strongswan-libipsec-aes128gcm";
-/** Prefix of the rows of our appliance. */
-export const OURS_PREFIX = "ours-";
-
-function randomPsk(): string {
-  return btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))));
-}
-
-/** Two namespaces joined by a veth; the short names are `left` (client) and `right`. */
-async function vethPair(lab: NetnsLab): Promise<{ leftDevice: string }> {
-  await lab.addNamespace("left");
-  await lab.addNamespace("right");
-  const { devA } = await lab.link("left", `${LEFT_OUTER}/24`, "right", `${RIGHT_OUTER}/24`);
-  return { leftDevice: devA };
-}
-
-/** Pings both ways between the inner addresses; throws unless every echo comes back. */
-async function assertInnerPing(lab: NetnsLab, path: string): Promise<void> {
-  for (
-    const [ns, from, to] of [
-      ["left", LEFT_INNER, RIGHT_INNER],
-      ["right", RIGHT_INNER, LEFT_INNER],
-    ] as const
-  ) {
-    const received = await lab.ping(ns, to, { from, count: PING_COUNT });
-    if (received !== PING_COUNT) {
-      throw new Error(
-        `Cannot measure ${path}: ${received} of ${PING_COUNT} pings from ${from} to ${to} came back`,
-      );
-    }
-  }
-}
-
-const vethPath: BenchPath = {
-  name: VETH_PATH,
-  async setUp(lab) {
-    const { leftDevice } = await vethPair(lab);
-    return {
-      client: "left",
-      server: "right",
-      clientAddress: LEFT_OUTER,
-      serverAddress: RIGHT_OUTER,
-      device: leftDevice,
-      passed: () => {},
-    };
-  },
-};
-
-/** Two of our appliances; `left` initiates. */
-function oursPath(name: string, ikeSuite: string, espSuite: string): BenchPath {
-  return {
-    name,
-    async setUp(lab) {
-      await vethPair(lab);
-      const psk = randomPsk();
-      const common = {
-        tunnelInterface: OUR_TUNNEL_DEVICE,
-        ikeSuites: [ikeSuite],
-        espSuites: [espSuite],
-        dpd: "0",
-        logLevel: "info" as const,
-      };
-      const left = new RockhopperNode(lab, {
-        ...common,
-        namespace: "left",
-        listenAddress: LEFT_OUTER,
-        tunnelAddress: `${LEFT_INNER}/24`,
-        trafficLocal: [LEFT_LAN],
-        trafficRemote: [RIGHT_LAN],
-        myId: "fqdn:left.example.com",
-        peers: [{ id: "fqdn:right.example.com", address: RIGHT_OUTER, auto: "start", psk }],
-      });
-      const right = new RockhopperNode(lab, {
-        ...common,
-        namespace: "right",
-        listenAddress: RIGHT_OUTER,
-        tunnelAddress: `${RIGHT_INNER}/24`,
-        trafficLocal: [RIGHT_LAN],
-        trafficRemote: [LEFT_LAN],
-        myId: "fqdn:right.example.com",
-        peers: [{ id: "fqdn:left.example.com", auto: "add", psk }],
-      });
-      const artifacts = new FailureArtifacts(lab, `bench-${name}`);
-      artifacts.add("left", left);
-      artifacts.add("right", right);
-      await right.start();
-      await left.start();
-      const [l, r] = [await left.waitForChildSa(), await right.waitForChildSa()];
-      if (l.suite !== espSuite || r.suite !== espSuite) {
-        throw new Error(
-          `Cannot measure ${name}: child SAs use ${l.suite} / ${r.suite}, not ${espSuite}`,
-        );
-      }
-      if (l.spiIn !== r.spiOut || l.spiOut !== r.spiIn) {
-        throw new Error(
-          `Cannot measure ${name}: SPIs do not pair up (left in ${l.spiIn} out ${l.spiOut}, ` +
-            `right in ${r.spiIn} out ${r.spiOut})`,
-        );
-      }
-      await assertInnerPing(lab, name);
-      return {
-        client: "left",
-        server: "right",
-        clientAddress: LEFT_INNER,
-        serverAddress: RIGHT_INNER,
-        device: OUR_TUNNEL_DEVICE,
-        passed: () => artifacts.passed(),
-      };
-    },
-  };
-}
-
-/** Two charons with kernel-libipsec; `left` initiates. */
-function strongSwanPath(name: string, ikeProposals: string, espProposals: string): BenchPath {
-  return {
-    name,
-    async setUp(lab) {
-      await vethPair(lab);
-      const { left, right } = await startCharonPair(lab, {
-        psk: randomPsk(),
-        ikeProposals,
-        espProposals,
-      });
-      const artifacts = new FailureArtifacts(lab, `bench-${name}`);
-      artifacts.add("left", left);
-      artifacts.add("right", right);
-      await left.initiate();
-      for (const [side, peer] of [["left", left], ["right", right]] as const) {
-        const ike = await peer.waitEstablished();
-        const child = ike.childSas.find((c) => c.state === "INSTALLED");
-        if (child?.encrAlg !== "AES_GCM_16" || child.encrKeySize !== "128") {
-          throw new Error(
-            `Cannot measure ${name}: ${side} charon's child SA uses ${child?.encrAlg} ` +
-              `${child?.encrKeySize}, not AES_GCM_16 128`,
-          );
-        }
-      }
-      await assertInnerPing(lab, name);
-      return {
-        client: "left",
-        server: "right",
-        clientAddress: LEFT_INNER,
-        serverAddress: RIGHT_INNER,
-        device: LIBIPSEC_DEVICE,
-        passed: () => artifacts.passed(),
-      };
-    },
-  };
-}
-
-/** Every measured path, in table order. */
+/** Every measured path, in table order (the row names issue #5 fixes). */
 const PATHS: readonly BenchPath[] = [
   vethPath,
-  oursPath("ours-aes128gcm", "aes128gcm16-prfsha256-ecp256", "aes128gcm16"),
-  oursPath("ours-aes256gcm", "aes256gcm16-prfsha384-x25519", "aes256gcm16"),
-  oursPath("ours-aes256-sha256", "aes256-sha256-modp2048", "aes256-sha256"),
+  oursPath("ours-aes128gcm", {
+    ikeSuite: "aes128gcm16-prfsha256-ecp256",
+    espSuite: "aes128gcm16",
+  }),
+  oursPath("ours-aes256gcm", {
+    ikeSuite: "aes256gcm16-prfsha384-x25519",
+    espSuite: "aes256gcm16",
+  }),
+  oursPath("ours-aes256-sha256", {
+    ikeSuite: "aes256-sha256-modp2048",
+    espSuite: "aes256-sha256",
+  }),
   strongSwanPath(STRONGSWAN_PATH, "aes128gcm16-prfsha256-ecp256", "aes128gcm16"),
+  wireGuardPath,
+  openVpnPath,
 ];
 
 /** Names of the measured paths, in table order. */
 export const PATH_NAMES: readonly string[] = PATHS.map((p) => p.name);
+
+/** Peers each ours-* row is compared with in the printed ratios. */
+export const RATIO_PEERS: readonly string[] = [
+  VETH_PATH,
+  STRONGSWAN_PATH,
+  WIREGUARD_PATH,
+  OPENVPN_PATH,
+];
 
 /** Cumulative CPU time of the machine in clock ticks (the `cpu` line of /proc/stat). */
 export interface CpuTimes {
@@ -352,8 +217,13 @@ export function spread(values: readonly number[]): Spread {
   return { median, min: sorted[0]!, max: sorted[sorted.length - 1]! };
 }
 
+/** Usage line of the command. */
+export const BENCH_USAGE =
+  "usage: [--rounds N] [--seconds S] [--only name,name] [--[no-]load-checks] [--[no-]memory]";
+
 /**
- * Parses the command line: `--rounds N`, `--seconds S`, `--only name,name` (also `--x=value`).
+ * Parses the command line: `--rounds N`, `--seconds S`, `--only name,name` (also `--x=value`),
+ * `--load-checks`/`--no-load-checks`, `--memory`/`--no-memory`.
  *
  * @example
  * ```ts
@@ -398,10 +268,18 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
         options.only = names;
         break;
       }
+      case "--load-checks":
+      case "--no-load-checks":
+      case "--memory":
+      case "--no-memory": {
+        if (eq >= 0) throw new TypeError(`Cannot parse ${flag}: it takes no value`);
+        const on = !flag.startsWith("--no-");
+        if (flag.endsWith("load-checks")) options.loadChecks = on;
+        else options.memory = on;
+        break;
+      }
       default:
-        throw new TypeError(
-          `Cannot parse argument "${arg}" (usage: [--rounds N] [--seconds S] [--only name,name])`,
-        );
+        throw new TypeError(`Cannot parse argument "${arg}" (${BENCH_USAGE})`);
     }
   }
   return options;
@@ -486,7 +364,27 @@ export async function runBenchmark(options: BenchOptions): Promise<ThroughputRep
   for (const path of selected) {
     rows.push(await withLab((lab) => measurePath(lab, path, options), { timeoutMs }));
   }
-  return { date, rounds: options.rounds, seconds: options.seconds, rows };
+  const report: ThroughputReport = { date, rounds: options.rounds, seconds: options.seconds, rows };
+  const everything = options.only === undefined;
+  const loadChecks = options.loadChecks ?? everything;
+  const memory = options.memory ?? everything;
+  if (loadChecks || memory) {
+    // Figures only: a failure here is reported, and the throughput rows are kept.
+    try {
+      const extras = await runLoadChecks({
+        seconds: options.seconds,
+        loadChecks,
+        memory,
+        log: options.log ?? console.error,
+      });
+      if (extras.loadChecks !== undefined) report.load_checks = extras.loadChecks;
+      if (extras.memory !== undefined) report.memory = extras.memory;
+    } catch (e) {
+      report.load_checks_error = e instanceof Error ? e.message : String(e);
+      (options.log ?? console.error)(`bench: load checks FAILED: ${report.load_checks_error}`);
+    }
+  }
+  return report;
 }
 
 /** Writes `report` as JSON (default {@link DEFAULT_REPORT_PATH}). */
@@ -504,8 +402,9 @@ function formatRatio(ratio: number): string {
 }
 
 /**
- * The printed result: one line per path (median with min–max, CPU), the unmeasured paths, then
- * the ratios of each ours-* row to veth and to strongSwan.
+ * The printed result: one line per path (median with min–max, CPU), the ratios of each ours-*
+ * row to veth, strongSwan, wireguard-go and OpenVPN, then the load checks and memory figures
+ * when they ran.
  *
  * @example
  * ```ts
@@ -530,12 +429,11 @@ export function formatTable(report: ThroughputReport): string {
     `${navigator.hardwareConcurrency} cores, ${report.date}`,
     line(header),
     ...cells.map(line),
-    ...UNMEASURED_PATHS.map((u) => `${u.name.padEnd(widths[0]!)}  ${u.reason}`),
   ];
   const byName = new Map(report.rows.map((r) => [r.name, r]));
   const ratios: string[] = [];
   for (const ours of report.rows.filter((r) => r.name.startsWith(OURS_PREFIX))) {
-    for (const peerName of [VETH_PATH, STRONGSWAN_PATH]) {
+    for (const peerName of RATIO_PEERS) {
       const peer = byName.get(peerName);
       if (peer === undefined || peer.tcp1_mbps <= 0 || peer.tcp4_mbps <= 0) continue;
       ratios.push(
@@ -546,6 +444,11 @@ export function formatTable(report: ThroughputReport): string {
     }
   }
   if (ratios.length > 0) lines.push("", "ratios of medians, ours / peer:", ...ratios);
+  if (report.load_checks !== undefined) lines.push("", ...formatLoadChecks(report.load_checks));
+  if (report.memory !== undefined) lines.push("", ...formatMemory(report.memory));
+  if (report.load_checks_error !== undefined) {
+    lines.push("", `load checks / memory: FAILED: ${report.load_checks_error.split("\n")[0]}`);
+  }
   return lines.join("\n");
 }
 

@@ -1,12 +1,14 @@
 /**
  * Smoke test of the throughput benchmark: the real code path (labs, tunnel proof, iperf3, CPU
- * sampling, report) with one round of 3 s on `veth` and `ours-aes256gcm`. It checks that every
- * figure is a positive finite number and that the JSON has the documented shape; it makes no
- * timing assertion. The report goes to a temp file so that test/artifacts/throughput.json keeps
- * the last full benchmark.
- */
+ * sampling, device counters, report) with one round of 3 s on the cheap paths — `veth`,
+ * `ours-aes256gcm`, `wireguard-go` and `openvpn` (so that the peers' set-up is exercised in CI).
+ * It checks that every figure is a positive finite number (the benchmark itself throws unless
+ * the tunnel device carried the bytes) and that the JSON has the documented shape; it makes no
+ * timing assertion. The load checks and memory figures are not run here. The report goes to a
+ * temp file so that test/artifacts/throughput.json keeps the last full benchmark. */
 import { assert, assertEquals } from "../_assert.ts";
 import { requireRoot } from "../netns/harness.ts";
+import { generatorAddress, multiplyChildren, parseLivenessChecks } from "./load_checks.ts";
 import {
   cpuPercent,
   formatTable,
@@ -17,6 +19,9 @@ import {
   type ThroughputReport,
   writeReport,
 } from "./throughput.ts";
+
+/** The cheap paths: no strongSwan (its interop tests cover it), but both other VPNs. */
+const SMOKE_PATHS = ["veth", "ours-aes256gcm", "wireguard-go", "openvpn"];
 
 const ROW_KEYS = [
   "cpu_pct",
@@ -42,28 +47,96 @@ Deno.test("spread gives median, min and max, averaging the middle two of an even
 
 Deno.test("parseBenchArgs reads --rounds, --seconds, --only and rejects unknown paths", () => {
   assertEquals(parseBenchArgs([]), { rounds: 3, seconds: 10 });
-  assertEquals(parseBenchArgs(["--rounds", "1", "--seconds=3", "--only", "veth,ours-aes256gcm"]), {
+  assertEquals(parseBenchArgs(["--rounds", "1", "--seconds=3", "--only", "veth,openvpn"]), {
     rounds: 1,
     seconds: 3,
-    only: ["veth", "ours-aes256gcm"],
+    only: ["veth", "openvpn"],
   });
   let message = "";
   try {
-    parseBenchArgs(["--only", "wireguard-go"]);
+    parseBenchArgs(["--only", "tinc"]);
   } catch (e) {
     message = e instanceof Error ? e.message : String(e);
   }
-  assert(message.startsWith("Cannot parse --only: unknown path wireguard-go"), message);
+  assert(message.startsWith("Cannot parse --only: unknown path tinc"), message);
+});
+
+Deno.test("parseBenchArgs switches the load checks and memory figures on and off", () => {
+  assertEquals(parseBenchArgs(["--only", "veth", "--load-checks", "--no-memory"]), {
+    rounds: 3,
+    seconds: 10,
+    only: ["veth"],
+    loadChecks: true,
+    memory: false,
+  });
+  let message = "";
+  try {
+    parseBenchArgs(["--memory=yes"]);
+  } catch (e) {
+    message = e instanceof Error ? e.message : String(e);
+  }
+  assertEquals(message, "Cannot parse --memory: it takes no value");
+});
+
+Deno.test("parseLivenessChecks pairs checks with their requests and sees answers and retransmits", () => {
+  const log = [
+    "2026-11-27T10:00:01.000Z debug ike[#1] no traffic from fqdn:r for 1 s: liveness check",
+    "2026-11-27T10:00:01.001Z debug ike[#1] sending INFORMATIONAL request 2 to 198.51.100.2:500",
+    "2026-11-27T10:00:02.000Z debug ike[#1] no traffic from fqdn:r for 1 s: liveness check",
+    "2026-11-27T10:00:02.001Z debug ike[#1] sending INFORMATIONAL request 3 to 198.51.100.2:500",
+    "2026-11-27T10:00:03.000Z debug ike[#1] retransmit 1 of request 3",
+    "2026-11-27T10:00:03.500Z debug ike[#2] sending CREATE_CHILD_SA request 9 to 198.51.100.3:500",
+    "2026-11-27T10:00:04.000Z debug ike[#1] sending CREATE_CHILD_SA request 4 to 198.51.100.2:500",
+    "2026-11-27T10:00:05.000Z debug ike[#1] no traffic from fqdn:r for 1 s: liveness check",
+    "2026-11-27T10:00:05.001Z debug ike[#1] sending INFORMATIONAL request 5 to 198.51.100.2:500",
+  ].join("\n");
+  const checks = parseLivenessChecks(log);
+  assertEquals(checks.map((c) => [c.sa, c.messageId, c.answered, c.retransmitted]), [
+    ["#1", 2, true, false],
+    ["#1", 3, true, true],
+    ["#1", 5, false, false],
+  ]);
+  assertEquals(checks[0]!.time, Date.parse("2026-11-27T10:00:01.000Z"));
+});
+
+Deno.test("multiplyChildren copies child c0 with one /32 local selector per child", () => {
+  const base = [
+    "connections {",
+    "    rh {",
+    "        children {",
+    "            c0 {",
+    "                local_ts = 10.4.0.1/32",
+    "                remote_ts = 10.2.0.0/24",
+    "            }",
+    "        }",
+    "    }",
+    "}",
+    "",
+  ].join("\n");
+  const text = multiplyChildren(base, 3);
+  assertEquals(text.match(/ c\d+ \{/g), [" c0 {", " c1 {", " c2 {"]);
+  assertEquals(text.match(/local_ts = \S+/g), [
+    "local_ts = 10.4.0.1/32",
+    "local_ts = 10.4.0.2/32",
+    "local_ts = 10.4.0.3/32",
+  ]);
+  assertEquals([generatorAddress(249), generatorAddress(250), generatorAddress(999)], [
+    "10.4.0.250",
+    "10.4.1.1",
+    "10.4.3.250",
+  ]);
 });
 
 Deno.test({
-  name: "the benchmark measures veth and ours-aes256gcm and writes a well-formed report",
+  name: "the benchmark measures veth, ours, wireguard-go and openvpn into a well-formed report",
   ignore: requireRoot(),
   fn: async () => {
     const report = await runBenchmark({
       rounds: 1,
       seconds: 3,
-      only: ["veth", "ours-aes256gcm"],
+      only: SMOKE_PATHS,
+      loadChecks: false,
+      memory: false,
     });
     const path = await Deno.makeTempFile({ prefix: "rht-throughput-", suffix: ".json" });
     try {
@@ -72,7 +145,7 @@ Deno.test({
       assertEquals(Object.keys(parsed).sort(), ["date", "rounds", "rows", "seconds"]);
       assertEquals(new Date(parsed.date).toISOString(), parsed.date, "date is ISO 8601");
       assertEquals([parsed.rounds, parsed.seconds], [1, 3]);
-      assertEquals(parsed.rows.map((r) => r.name), ["veth", "ours-aes256gcm"]);
+      assertEquals(parsed.rows.map((r) => r.name), SMOKE_PATHS);
       for (const row of parsed.rows) {
         assertEquals(Object.keys(row).sort(), ROW_KEYS, `keys of ${row.name}`);
         for (const key of ROW_KEYS.filter((k) => k !== "name")) {
@@ -84,8 +157,9 @@ Deno.test({
         }
       }
       const table = formatTable(parsed);
-      assert(table.includes("wireguard-go") && table.includes("not measured yet (issue #5)"));
-      assert(table.includes("ours-aes256gcm / veth = "), table);
+      for (const peer of ["veth", "wireguard-go", "openvpn"]) {
+        assert(table.includes(`ours-aes256gcm / ${peer} = `), table);
+      }
       console.log(table);
     } finally {
       await Deno.remove(path).catch(() => {});
