@@ -116,6 +116,11 @@ class Side {
           ? this.hdr.gsoSize
           : Math.min(this.stats.minGsoSize, this.hdr.gsoSize);
       }
+      if (this.output.start === this.segments.length) {
+        // The previous frames filled the output exactly: send them before the next split.
+        this.#flush();
+        this.output.start = 0;
+      }
       let count = this.splitter.split(frame, this.output);
       if (count < 0) this.stats.dropped++;
       else if (count === 0) this.batch.push(frame.subarray(VNET_HDR_LENGTH));

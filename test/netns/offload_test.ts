@@ -220,7 +220,11 @@ Deno.test({
         assert(r.sha256Match, `${mode}: the transfer arrived intact`);
         assertEquals(r.checksumErrors, 0, `${mode}: no TCP checksum errors in A or B`);
         for (const side of [aToB, bToA]) {
-          assertEquals(side.dropped, 0, `${mode}: no frame refused by the splitter`);
+          assertEquals(
+            side.dropped,
+            0,
+            `${mode}: no frame refused by the splitter (${JSON.stringify(side.split)})`,
+          );
           assertEquals(side.writeFailures, 0, `${mode}: every write accepted`);
           assertEquals(side.coalesce.checksumInvalid ?? 0, 0, `${mode}: split checksums verify`);
         }
