@@ -229,6 +229,11 @@ export class Appliance {
     return this.#pool?.workers ?? 0;
   }
 
+  /** Counters of the data-plane workers (status output); undefined without workers. */
+  dataPlaneStatistics(): Record<string, number> | undefined {
+    return this.#pool?.statistics();
+  }
+
   /** Counters of the raw ESP socket, if open (status output). */
   get rawEspCounters(): RawEspSocket["counters"] | undefined {
     return this.#rawEspSocket?.counters;

@@ -226,6 +226,11 @@ export interface ControlTarget {
   readonly engine: IkeEngine;
   readonly realms: ReadonlyMap<number, RealmRuntime>;
   readonly counters: { snapshot(): Record<string, number> };
+  /**
+   * The data-plane workers' counters (DataPlanePool.statistics: workers running, crashes,
+   * restarts, drops before a packet belongs to a realm); absent or undefined without workers.
+   */
+  dataPlaneStatistics?(): Record<string, number> | undefined;
   openRealm(policy: RealmPolicy): Promise<void>;
   closeRealm(id: number): Promise<void>;
 }
@@ -527,6 +532,15 @@ export class ApplianceControl {
           sa.state === IkeSaState.Connecting || sa.state === IkeSaState.Authenticating
         ).length,
     };
+  }
+
+  /**
+   * The data-plane workers' counters (scope "any": they span every realm); undefined without
+   * workers or for a realm-scoped caller.
+   */
+  dataPlaneStatistics(scope: AdminScope): Record<string, number> | undefined {
+    if (scope !== "any") return undefined;
+    return this.#target.dataPlaneStatistics?.();
   }
 
   /** Data-path counters of the running realms the caller may see. */

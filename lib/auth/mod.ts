@@ -25,3 +25,6 @@ export {
   verifyPassword,
 } from "./web_users.ts";
 export type { ScryptParameters, WebUserAuthService, WebUserGrant } from "./web_users.ts";
+// The secure-process supervisor's back-off, shared with the data-plane pool's worker restarts.
+export { DEFAULT_RESTART_LIMITS, RestartPolicy } from "./secure/supervisor.ts";
+export type { RestartLimits } from "./secure/supervisor.ts";

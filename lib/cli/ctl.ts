@@ -325,6 +325,10 @@ function statsText(ike: XmlElement | undefined, esp: XmlElement): string {
   }
   for (const realm of esp.children) {
     const a = attributesOf(realm);
+    if (realm.name === "data_plane") {
+      parts.push(countersText(`ESP data-plane workers:`, a));
+      continue;
+    }
     const title = realm.name === "total"
       ? `ESP total (${a.realms} realms, ${a.child_sas} child SAs):`
       : `ESP realm ${a.id} (${a.name}, ${a.device}, ${a.child_sas} child SAs):`;

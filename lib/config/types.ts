@@ -157,7 +157,8 @@ export interface DataPlaneConfig {
   workers: number;
   /**
    * With workers: open TUN devices with offloads (IFF_VNET_HDR, TSO), so that the kernel hands
-   * over TCP super packets that the workers split, and takes coalesced ones (default true).
+   * over TCP super packets that the workers split, and takes coalesced ones; for ESP in UDP
+   * also UDP GSO sends and UDP GRO receives on the workers' sockets (default true).
    */
   offload: boolean;
 }

@@ -55,6 +55,8 @@ export type ControlMessage =
     control: SharedArrayBuffer;
     realms: WorkerRealm[];
     logLevel: LogLevelName;
+    /** The pool's worker counters (shared_state.ts WORKER_COUNTERS, slice `index`). */
+    counters: SharedArrayBuffer;
   }
   | { type: "addRealm"; seq: number; realm: WorkerRealm }
   | { type: "removeRealm"; seq: number; id: number }
@@ -79,7 +81,13 @@ export type ControlMessage =
     encapsulation: UdpEncapsulation | null;
     peerAddress: string;
   }
-  | { type: "stop"; seq: number };
+  | { type: "stop"; seq: number }
+  /**
+   * Tests and debug only: the worker throws an uncaught exception (a crash). Sent by
+   * `DataPlanePool.crashWorkerForTest` and the pool's CRASH_TEST_ENV switch, never built from
+   * outside input.
+   */
+  | { type: "crashForTest"; seq: number };
 
 /** worker → main. */
 export type WorkerMessage =

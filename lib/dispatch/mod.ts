@@ -9,8 +9,16 @@
  *   rawEsp: true, events });
  * ```
  */
-export { CONTROL_TIMEOUT_MS, DataPlanePool } from "./pool.ts";
-export type { DataPlaneEvents, DataPlanePoolOptions, PooledSaState, PoolRealm } from "./pool.ts";
+export { CONTROL_TIMEOUT_MS, CRASH_TEST_ENV, DataPlanePool } from "./pool.ts";
+export type {
+  DataPlaneEvents,
+  DataPlanePoolOptions,
+  DataPlaneStatistics,
+  PooledSaState,
+  PoolRealm,
+} from "./pool.ts";
+export { WORKER_COUNTERS } from "./shared_state.ts";
+export type { WorkerCounterName } from "./shared_state.ts";
 export { DEFAULT_RULES } from "./rules.ts";
 export type { DispatchRules } from "./rules.ts";
 export type { WorkerSaParams } from "./messages.ts";

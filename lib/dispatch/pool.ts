@@ -9,7 +9,19 @@
  *
  * SA installation, removal and path changes are control messages (see messages.ts); counters
  * and sequence numbers are shared memory (shared_state.ts).
+ *
+ * A worker that crashes (an uncaught exception, an `error` event, a `fatal` report) is
+ * restarted with the back-off of the secure process (RestartPolicy: 250 ms doubling), on the
+ * same descriptors, from the pool's record of what is installed: its realms, the inbound SAs it
+ * owns and every outbound SA. Control posted while it is down only updates the record; the
+ * rebuild applies it. Shared memory outlives the worker: sequence numbers continue (never
+ * repeat), counters keep counting, and each inbound SA's replay window resumes from the highest
+ * sequence number the dead worker published (ReplayWindow), so no packet it accepted can be
+ * replayed. More than `maxRestarts` crashes of one worker in `windowMs` and it stays down: the
+ * appliance keeps running (IKE on port 500 and the other workers), its traffic is dropped, and
+ * status shows `workers_failed`.
  */
+import { type RestartLimits, RestartPolicy } from "../auth/mod.ts";
 import type { EspSa, SequenceSlot, UdpEncapsulation } from "../esp/mod.ts";
 import { type Counters, getLogLevel, Logger, type SummedCounters } from "../log/mod.ts";
 import type { EspSaCounterName, PeerToTunCounterName, TunToPeerCounterName } from "../esp/mod.ts";
@@ -30,15 +42,29 @@ import { DEFAULT_RULES, type DispatchRules } from "./rules.ts";
 import {
   createRealmShared,
   createSaShared,
+  createWorkerShared,
   sequenceSlotOf,
   summedRealmCounters,
   summedSaCounters,
+  summedWorkerCounters,
+  type WorkerCounterName,
+  workerRealmCounters,
 } from "./shared_state.ts";
 
 /** How long the main thread waits for a worker to acknowledge control. */
 export const CONTROL_TIMEOUT_MS = 5_000;
 /** Socket buffer size asked for each socket (the kernel caps it at net.core.*mem_max). */
 const UDP_BUFFER_BYTES = 4 * 1024 * 1024;
+/**
+ * Debug only: a positive number N makes every data-plane worker started with the appliance
+ * crash once it has handled N packets (TUN reads and ESP received; restarted workers are not
+ * armed): the pool watches the shared counters and sends `crashForTest`. Read once when the
+ * pool opens, logged as a warning; a long, explicit name so that nobody sets it by accident.
+ * The netns restart test uses it.
+ */
+export const CRASH_TEST_ENV = "ROCKHOPPER_DEBUG_CRASH_DATA_PLANE_WORKERS_AFTER_PACKETS";
+/** How often an armed {@link CRASH_TEST_ENV} looks at the workers' counters. */
+const CRASH_WATCH_MS = 20;
 
 /** What the pool reports to the appliance. */
 export interface DataPlaneEvents {
@@ -64,7 +90,22 @@ export interface DataPlanePoolOptions {
   rawEsp: boolean;
   events: DataPlaneEvents;
   rules?: DispatchRules;
+  /** Restart back-off and bound of crashed workers; default the secure process's. */
+  restartLimits?: Partial<RestartLimits>;
 }
+
+/** The pool's own counters and its workers' drops, for status output. */
+export type DataPlaneStatistics =
+  & {
+    workers: number;
+    /** Workers running now (the others are being restarted, or failed). */
+    workersRunning: number;
+    /** Workers that crashed more often than the bound allows and stay down. */
+    workersFailed: number;
+    workerCrashes: number;
+    workerRestarts: number;
+  }
+  & Record<WorkerCounterName, number>;
 
 /** Shared state of one SA, for the main thread's EspSa and the workers' copies. */
 export interface PooledSaState {
@@ -74,7 +115,19 @@ export interface PooledSaState {
 }
 
 interface WorkerHandle {
+  index: number;
   worker: Worker | undefined;
+  /**
+   * Control reaches the worker. False while it is down or starting again: control then only
+   * updates the pool's record, which the restart replays.
+   */
+  up: boolean;
+  startedAt: number;
+  /** Crash times inside the restart window (the bound). */
+  crashes: number[];
+  policy: RestartPolicy;
+  restartTimer: ReturnType<typeof setTimeout> | undefined;
+  failed: boolean;
   udp: BatchSocket;
   raw: BatchSocket | null;
   wakeFd: number;
@@ -84,6 +137,43 @@ interface WorkerHandle {
 }
 
 const WAKE = new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0]);
+
+/** An SA as the pool recorded it, to install it again in a restarted worker. */
+interface RecordedSa {
+  realm: number;
+  sa: WorkerSaParams;
+  prefixes: string[];
+  /** Outbound: carries traffic (else it waits for `activateOutbound`). */
+  active: boolean;
+}
+
+/** The debug crash count of {@link CRASH_TEST_ENV}; 0 when unset or not readable. */
+function crashAfterFromEnv(log: Logger): number {
+  let text: string | undefined;
+  try {
+    if (Deno.permissions.querySync({ name: "env", variable: CRASH_TEST_ENV }).state !== "granted") {
+      return 0;
+    }
+    text = Deno.env.get(CRASH_TEST_ENV);
+  } catch {
+    return 0;
+  }
+  if (text === undefined || text === "") return 0;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) {
+    log.warn(`${CRASH_TEST_ENV}=${text} is not a positive number of packets: ignored`);
+    return 0;
+  }
+  log.warn(
+    `${CRASH_TEST_ENV}=${n}: every data-plane worker will crash once after ${n} packets (debug only)`,
+  );
+  return n;
+}
+
+function wipe(sa: WorkerSaParams): void {
+  sa.encryptionKey.fill(0);
+  sa.integrityKey.fill(0);
+}
 
 /**
  * The pool. Open it with {@link DataPlanePool.open} (sockets), add realms' TUN queues, then
@@ -103,6 +193,16 @@ export class DataPlanePool {
   readonly #handles: WorkerHandle[];
   readonly #events: DataPlaneEvents;
   readonly #natT: PoolNatTSocket;
+  readonly #workerShared: SharedArrayBuffer;
+  readonly #workerCounters: SummedCounters<WorkerCounterName>;
+  readonly #crashAfterPackets: number;
+  /** What is installed, by the pool's record (the source of a restarted worker's state). */
+  readonly #realms = new Map<number, PoolRealm>();
+  readonly #inboundSas = new Map<number, RecordedSa>();
+  readonly #outboundSas = new Map<number, RecordedSa>();
+  #crashWatch: ReturnType<typeof setInterval> | undefined;
+  #crashCount = 0;
+  #restartCount = 0;
   #started = false;
   #stopped = false;
 
@@ -118,6 +218,9 @@ export class DataPlanePool {
     this.#events = events;
     this.rules = rules;
     this.#natT = new PoolNatTSocket(handles[0]!.udp, local);
+    this.#workerShared = createWorkerShared(workers);
+    this.#workerCounters = summedWorkerCounters(this.#workerShared, workers);
+    this.#crashAfterPackets = crashAfterFromEnv(this.log);
   }
 
   /**
@@ -156,7 +259,14 @@ export class DataPlanePool {
         if (wakeFd < 0) throw new SysError("eventfd", lastErrno(), "create a worker's eventfd");
         opened.push(wakeFd);
         handles.push({
+          index: i,
           worker: undefined,
+          up: false,
+          startedAt: 0,
+          crashes: [],
+          policy: new RestartPolicy(options.restartLimits),
+          restartTimer: undefined,
+          failed: false,
           udp,
           raw,
           wakeFd,
@@ -210,49 +320,224 @@ export class DataPlanePool {
   async start(realms: readonly PoolRealm[]): Promise<void> {
     if (this.#started) throw new RangeError("Cannot start the data plane: already started");
     this.#started = true;
-    const ready: Promise<void>[] = [];
-    this.#handles.forEach((handle, index) => {
-      const worker = new Worker(new URL("./worker_entry.ts", import.meta.url), {
-        type: "module",
-        name: `data-plane-${index}`,
-      });
-      handle.worker = worker;
-      ready.push(
-        new Promise<void>((resolve, reject) => {
-          worker.onmessage = (event: MessageEvent<WorkerMessage>) => {
-            const message = event.data;
-            if (message.type === "ready") resolve();
-            else if (message.type === "fatal") {
-              this.log.error(`data-plane worker ${index} failed: ${message.message}`);
-              reject(startError(index, message.message));
-            } else this.#onMessage(handle, message);
-          };
-          worker.onerror = (event) => {
-            event.preventDefault();
-            this.log.error(`data-plane worker ${index} failed: ${event.message}`);
-            reject(startError(index, event.message));
-          };
-        }),
-      );
-      const init: ControlMessage = {
-        type: "init",
-        index,
-        workers: this.workers,
-        udpFd: handle.udp.fd,
-        rawFd: handle.raw?.fd ?? -1,
-        wakeFd: handle.wakeFd,
-        control: handle.control.buffer as SharedArrayBuffer,
-        realms: realms.map((r) => this.#workerRealm(r, index)),
-        logLevel: getLogLevel(),
-      };
-      worker.postMessage(init);
-    });
-    await Promise.all(ready);
+    for (const realm of realms) this.#realms.set(realm.id, realm);
+    await Promise.all(
+      this.#handles.map(async (handle) => {
+        await this.#spawn(handle, realms);
+        handle.up = true;
+      }),
+    );
+    if (this.#crashAfterPackets > 0) this.#armCrashes(this.#crashAfterPackets);
     this.log.info(
       `data plane: ${this.workers} worker(s), UDP ${this.#natT.local.port} in a SO_REUSEPORT group${
         this.rawEsp ? ", raw ESP sockets" : ""
       }, inbound ESP by SPI % ${this.workers}`,
     );
+  }
+
+  /**
+   * Starts a worker on the handle's descriptors with `realms`; resolves when it is ready.
+   * Rejects (worker terminated) when it fails before; a crash after is {@link #onCrash}.
+   */
+  #spawn(handle: WorkerHandle, realms: readonly PoolRealm[]): Promise<void> {
+    const index = handle.index;
+    const worker = new Worker(new URL("./worker_entry.ts", import.meta.url), {
+      type: "module",
+      name: `data-plane-${index}`,
+    });
+    handle.worker = worker;
+    handle.startedAt = Date.now();
+    // A new worker has applied nothing: the control word starts again.
+    Atomics.store(handle.control, 0, 0);
+    let ready = false;
+    const started = new Promise<void>((resolve, reject) => {
+      const failed = (reason: string) => {
+        if (handle.worker !== worker) return;
+        if (ready) {
+          this.#onCrash(handle, worker, reason);
+          return;
+        }
+        handle.worker = undefined;
+        worker.terminate();
+        reject(startError(index, reason));
+      };
+      worker.onmessage = (event: MessageEvent<WorkerMessage>) => {
+        if (handle.worker !== worker) return;
+        const message = event.data;
+        if (message.type === "ready") {
+          ready = true;
+          resolve();
+        } else if (message.type === "fatal") failed(message.message);
+        else this.#onMessage(handle, message);
+      };
+      worker.onerror = (event) => {
+        event.preventDefault();
+        failed(event.message);
+      };
+    });
+    const init: ControlMessage = {
+      type: "init",
+      index,
+      workers: this.workers,
+      udpFd: handle.udp.fd,
+      rawFd: handle.raw?.fd ?? -1,
+      wakeFd: handle.wakeFd,
+      control: handle.control.buffer as SharedArrayBuffer,
+      realms: realms.map((r) => this.#workerRealm(r, index)),
+      logLevel: getLogLevel(),
+      counters: this.#workerShared,
+    };
+    worker.postMessage(init);
+    return started;
+  }
+
+  /**
+   * A running worker crashed: terminate it, settle its pending control (the record holds what
+   * it carried) and restart it after the back-off, or leave it down past the bound.
+   */
+  #onCrash(handle: WorkerHandle, worker: Worker | undefined, reason: string): void {
+    if (worker !== undefined && handle.worker !== worker) return; // already handled
+    handle.worker = undefined;
+    handle.up = false;
+    worker?.terminate();
+    for (const pending of handle.pending.values()) pending.resolve();
+    handle.pending.clear();
+    this.#crashCount++;
+    if (this.#stopped) return;
+    const index = handle.index;
+    const now = Date.now();
+    const limits = handle.policy.limits;
+    handle.crashes = handle.crashes.filter((t) => t > now - limits.windowMs);
+    handle.crashes.push(now);
+    const window = `${limits.windowMs / 1000} s`;
+    if (handle.crashes.length > limits.maxRestarts) {
+      handle.failed = true;
+      this.log.error(
+        `data-plane worker ${index} crashed ${handle.crashes.length} times in ${window} (${reason}): not restarting it; the data plane is degraded (ESP to inbound SAs with SPI % ${this.workers} = ${index}, its TUN queues${
+          index === 0 ? " and IKE on the NAT-T port" : ""
+        } are dropped) until the appliance restarts`,
+      );
+      return;
+    }
+    const { delayMs } = handle.policy.next(now, now - handle.startedAt);
+    this.log.warn(
+      `data-plane worker ${index} crashed: ${reason}; restarting it in ${delayMs} ms (crash ${handle.crashes.length} in ${window}, at most ${limits.maxRestarts} restarts)`,
+    );
+    handle.restartTimer = setTimeout(() => {
+      handle.restartTimer = undefined;
+      void this.#restart(handle);
+    }, delayMs);
+  }
+
+  /** Starts a crashed worker again and replays the record into it. */
+  async #restart(handle: WorkerHandle): Promise<void> {
+    if (this.#stopped) return;
+    const realms = [...this.#realms.values()];
+    try {
+      await this.#spawn(handle, realms);
+    } catch (e) {
+      // Failed before it was ready: count it as a crash (the back-off and the bound apply).
+      this.#onCrash(handle, undefined, (e as Error).message);
+      return;
+    }
+    const worker = handle.worker;
+    if (this.#stopped || worker === undefined) return;
+    this.#restartCount++;
+    // Synchronously from the record, so that control posted from now on comes after it.
+    handle.up = true;
+    const index = handle.index;
+    const replay: Promise<void>[] = [];
+    for (const realm of this.#realms.values()) {
+      if (!realms.includes(realm)) {
+        replay.push(
+          this.#send(handle, { type: "addRealm", seq: 0, realm: this.#workerRealm(realm, index) }),
+        );
+      }
+    }
+    for (const realm of realms) {
+      if (!this.#realms.has(realm.id)) {
+        replay.push(this.#send(handle, { type: "removeRealm", seq: 0, id: realm.id }));
+      }
+    }
+    let inbound = 0;
+    for (const [spi, r] of this.#inboundSas) {
+      if (this.rules.inboundWorker(spi, this.workers) !== index) continue;
+      inbound++;
+      replay.push(this.#send(handle, {
+        type: "addInbound",
+        seq: 0,
+        realm: r.realm,
+        sa: r.sa,
+        prefixes: r.prefixes,
+      }));
+    }
+    for (const r of this.#outboundSas.values()) {
+      replay.push(this.#send(handle, {
+        type: "addOutbound",
+        seq: 0,
+        realm: r.realm,
+        sa: r.sa,
+        prefixes: r.prefixes,
+        active: r.active,
+      }));
+    }
+    const failed = (await Promise.allSettled(replay)).filter((r) => r.status === "rejected");
+    if (handle.worker !== worker) return; // crashed again meanwhile (logged)
+    for (const f of failed) {
+      this.log.warn(
+        `data-plane worker ${index}: Cannot re-install state: ${(f.reason as Error).message}`,
+      );
+    }
+    this.log.info(
+      `data-plane worker ${index} is back: ${this.#realms.size} realm(s), ${inbound} inbound and ${this.#outboundSas.size} outbound SA(s) re-installed (sequence numbers continue, replay windows resume)`,
+    );
+  }
+
+  /** {@link CRASH_TEST_ENV}: crashes each first worker once it has handled `after` packets. */
+  #armCrashes(after: number): void {
+    const armed = new Set(this.#handles);
+    this.#crashWatch = setInterval(() => {
+      for (const handle of armed) {
+        let packets = 0;
+        for (const realm of this.#realms.values()) {
+          const counters = workerRealmCounters(realm.counters, handle.index);
+          packets += counters.outbound.get("rxPackets") + counters.inbound.get("rxPackets");
+        }
+        if (packets < after || !handle.up) continue;
+        armed.delete(handle);
+        this.log.warn(`${CRASH_TEST_ENV}: crashing data-plane worker ${handle.index}`);
+        this.crashWorkerForTest(handle.index);
+      }
+      if (armed.size === 0) clearInterval(this.#crashWatch);
+    }, CRASH_WATCH_MS);
+  }
+
+  /** The pool's counters and its workers' drops (status output). */
+  statistics(): DataPlaneStatistics {
+    return {
+      workers: this.workers,
+      workersRunning: this.#handles.filter((h) => h.up).length,
+      workersFailed: this.#handles.filter((h) => h.failed).length,
+      workerCrashes: this.#crashCount,
+      workerRestarts: this.#restartCount,
+      ...this.#workerCounters.snapshot(),
+    };
+  }
+
+  /**
+   * Tests and {@link CRASH_TEST_ENV} only: makes worker `index` throw an uncaught exception
+   * (control message `crashForTest`); the pool then restarts it. No bus action, packet or
+   * configuration reaches it.
+   */
+  crashWorkerForTest(index: number): void {
+    const handle = this.#handles[index];
+    if (!handle?.worker || !handle.up) {
+      throw new RangeError(`Cannot crash data-plane worker ${index}: it is not running`);
+    }
+    const seq = ++handle.seq;
+    handle.worker.postMessage({ type: "crashForTest", seq } satisfies ControlMessage);
+    Atomics.store(handle.control, 0, seq);
+    libc().write(handle.wakeFd, WAKE, 8n);
   }
 
   #workerRealm(realm: PoolRealm, index: number): WorkerRealm {
@@ -272,6 +557,8 @@ export class DataPlanePool {
 
   /** Hands a realm opened at run time to the workers (queue i to worker i). */
   async addRealm(realm: PoolRealm): Promise<void> {
+    for (let i = 0; i < this.workers; i++) this.#workerRealm(realm, i); // throws before recording
+    this.#realms.set(realm.id, realm);
     await Promise.all(
       this.#handles.map((h, i) =>
         this.#send(h, { type: "addRealm", seq: 0, realm: this.#workerRealm(realm, i) })
@@ -281,31 +568,68 @@ export class DataPlanePool {
 
   /** Takes a realm (and its SAs) away from the workers; then its queues may be closed. */
   async removeRealm(id: number): Promise<void> {
+    this.#realms.delete(id);
+    for (const sas of [this.#inboundSas, this.#outboundSas]) {
+      for (const [spi, r] of sas) {
+        if (r.realm !== id) continue;
+        sas.delete(spi);
+        wipe(r.sa);
+      }
+    }
     await Promise.all(this.#handles.map((h) => this.#send(h, { type: "removeRealm", seq: 0, id })));
   }
 
   /** Installs an inbound SA in the worker that owns its SPI. */
   addInbound(realm: number, sa: WorkerSaParams, prefixes: string[]): Promise<void> {
     const owner = this.#handles[this.rules.inboundWorker(sa.spi, this.workers)]!;
+    this.#record(this.#inboundSas, { realm, sa, prefixes, active: true });
     return this.#send(owner, { type: "addInbound", seq: 0, realm, sa, prefixes });
+  }
+
+  #record(sas: Map<number, RecordedSa>, recorded: RecordedSa): void {
+    const copy = {
+      ...recorded,
+      sa: {
+        ...recorded.sa,
+        encryptionKey: recorded.sa.encryptionKey.slice(),
+        integrityKey: recorded.sa.integrityKey.slice(),
+        encapsulation: copyEncapsulation(recorded.sa.encapsulation),
+      },
+      prefixes: [...recorded.prefixes],
+    };
+    const previous = sas.get(copy.sa.spi);
+    if (previous) wipe(previous.sa);
+    sas.set(copy.sa.spi, copy);
+  }
+
+  #forget(sas: Map<number, RecordedSa>, spi: number): void {
+    const recorded = sas.get(spi);
+    if (!recorded) return;
+    sas.delete(spi);
+    wipe(recorded.sa);
   }
 
   /** Installs an outbound SA in every worker (each makes its own contexts). */
   addOutbound(realm: number, sa: WorkerSaParams, prefixes: string[], active: boolean) {
+    this.#record(this.#outboundSas, { realm, sa, prefixes, active });
     return this.#broadcast({ type: "addOutbound", seq: 0, realm, sa, prefixes, active });
   }
 
   /** Lets a waiting outbound SA (rekey successor) carry traffic. */
   activateOutbound(spi: number): Promise<void> {
+    const recorded = this.#outboundSas.get(spi);
+    if (recorded) recorded.active = true;
     return this.#broadcast({ type: "activateOutbound", seq: 0, spi });
   }
 
   removeInbound(spi: number): Promise<void> {
+    this.#forget(this.#inboundSas, spi);
     const owner = this.#handles[this.rules.inboundWorker(spi, this.workers)]!;
     return this.#send(owner, { type: "removeInbound", seq: 0, spi });
   }
 
   removeOutbound(spi: number): Promise<void> {
+    this.#forget(this.#outboundSas, spi);
     return this.#broadcast({ type: "removeOutbound", seq: 0, spi });
   }
 
@@ -319,6 +643,11 @@ export class DataPlanePool {
       encapsulation: copyEncapsulation(sa.encapsulation),
       peerAddress: sa.remote.address,
     };
+    const recorded = (sa.direction === "out" ? this.#outboundSas : this.#inboundSas).get(sa.spi);
+    if (recorded) {
+      recorded.sa.encapsulation = copyEncapsulation(sa.encapsulation);
+      recorded.sa.peerAddress = sa.remote.address;
+    }
     if (sa.direction === "out") return this.#broadcast(message);
     return this.#send(this.#handles[this.rules.inboundWorker(sa.spi, this.workers)]!, message);
   }
@@ -328,12 +657,20 @@ export class DataPlanePool {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#natT.closeSocket();
+    clearInterval(this.#crashWatch);
+    for (const h of this.#handles) clearTimeout(h.restartTimer);
     await Promise.allSettled(
-      this.#handles.map((h) => h.worker ? this.#send(h, { type: "stop", seq: 0 }) : undefined),
+      this.#handles.map((h) => h.up ? this.#send(h, { type: "stop", seq: 0 }) : undefined),
     );
     const c = libc();
+    for (const sas of [this.#inboundSas, this.#outboundSas]) {
+      for (const r of sas.values()) wipe(r.sa);
+      sas.clear();
+    }
     for (const h of this.#handles) {
+      h.up = false;
       h.worker?.terminate();
+      h.worker = undefined;
       h.udp.close();
       h.raw?.close();
       c.close(h.wakeFd);
@@ -347,8 +684,11 @@ export class DataPlanePool {
   /** Posts control to one worker, wakes it and resolves on its acknowledgement. */
   #send(handle: WorkerHandle, message: ControlMessage): Promise<void> {
     const worker = handle.worker;
-    if (!worker) return Promise.resolve();
-    if (message.type === "init") throw new RangeError("init is sent by start()");
+    // Down or starting again: the record holds the change, the restart applies it.
+    if (!worker || !handle.up) return Promise.resolve();
+    if (message.type === "init" || message.type === "crashForTest") {
+      throw new RangeError(`${message.type} is not sent by #send`);
+    }
     const seq = ++handle.seq;
     message.seq = seq;
     const acked = new Promise<void>((resolve, reject) => {
@@ -397,9 +737,7 @@ export class DataPlanePool {
       case "log":
         new Logger(message.subsystem, message.tag).log(message.level, message.message);
         return;
-      case "fatal":
-        this.log.error(`data-plane worker failed: ${message.message}`);
-        return;
+      case "fatal": // handled by #spawn's listener
       case "ready":
         return;
     }

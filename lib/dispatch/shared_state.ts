@@ -102,3 +102,39 @@ export function summedRealmCounters(shared: SharedArrayBuffer, workers: number):
     inbound: new SummedCounters(PEER_TO_TUN_COUNTERS, ins),
   };
 }
+
+/**
+ * Drops a worker counts before a packet belongs to a realm or SA: ESP whose SPI no SA of the
+ * worker has, raw ESP packets too short or cut off, datagrams on the NAT-T port that are
+ * neither ESP, IKE nor a keepalive.
+ */
+export const WORKER_COUNTERS = ["dropUnknownSpi", "dropMalformed", "dropInvalid"] as const;
+export type WorkerCounterName = typeof WORKER_COUNTERS[number];
+
+/** A new shared block of {@link WORKER_COUNTERS} for `workers` workers (one slice each). */
+export function createWorkerShared(workers: number): SharedArrayBuffer {
+  return new SharedArrayBuffer(workers * WORKER_COUNTERS.length * F64);
+}
+
+function workerSlice(shared: SharedArrayBuffer, worker: number): Float64Array {
+  const n = WORKER_COUNTERS.length;
+  return new Float64Array(shared, worker * n * F64, n);
+}
+
+/** The counters worker `worker` writes; they outlive the worker (a restart continues them). */
+export function workerCounters(
+  shared: SharedArrayBuffer,
+  worker: number,
+): Counters<WorkerCounterName> {
+  return new Counters(WORKER_COUNTERS, workerSlice(shared, worker));
+}
+
+/** The main thread's view: the sum over the workers. */
+export function summedWorkerCounters(
+  shared: SharedArrayBuffer,
+  workers: number,
+): SummedCounters<WorkerCounterName> {
+  const slices = [];
+  for (let i = 0; i < workers; i++) slices.push(workerSlice(shared, i));
+  return new SummedCounters(WORKER_COUNTERS, slices);
+}

@@ -57,7 +57,13 @@ import {
 } from "../net/mod.ts";
 import { IpProtocol, libc } from "../sys/mod.ts";
 import type { ControlMessage, WorkerMessage, WorkerRealm, WorkerSaParams } from "./messages.ts";
-import { sequenceSlotOf, workerRealmCounters, workerSaCounters } from "./shared_state.ts";
+import {
+  sequenceSlotOf,
+  type WorkerCounterName,
+  workerCounters,
+  workerRealmCounters,
+  workerSaCounters,
+} from "./shared_state.ts";
 
 /** Packets per system call (recvmmsg/sendmmsg, TUN drain). */
 export const BATCH_SIZE = 64;
@@ -196,8 +202,8 @@ export class DataPlaneWorker {
   #lastFailureLog = 0;
   #stopping = false;
   #stopSeq = 0;
-  /** ESP whose SPI no SA of this worker has (or no realm), and malformed raw packets. */
-  dropUnknown = 0;
+  /** Drops before a packet belongs to an SA (shared memory: they survive a restart). */
+  readonly counters: Counters<WorkerCounterName>;
 
   constructor(init: InitMessage, post: (message: WorkerMessage) => void) {
     this.index = init.index;
@@ -205,6 +211,7 @@ export class DataPlaneWorker {
     this.log = new Logger("dispatch", `w${init.index}`);
     this.#post = post;
     this.#control = new Int32Array(init.control);
+    this.counters = workerCounters(init.counters, init.index);
     this.#wakeFd = init.wakeFd;
     this.#udp = new BatchSocket(init.udpFd);
     this.#raw = init.rawFd >= 0 ? new BatchSocket(init.rawFd) : null;
@@ -338,6 +345,10 @@ export class DataPlaneWorker {
   #addRealm(realm: WorkerRealm): void {
     const counters = workerRealmCounters(realm.counters, this.index);
     const tun = new TunQueue(realm.tunFd);
+    // Offloads also coalesce on the UDP socket (UDP GRO); inboundUdp splits what comes in.
+    if (realm.offload && !this.#udp.gro && !this.#udp.enableGro()) {
+      this.log.debug("UDP GRO refused by the kernel: datagrams arrive one by one");
+    }
     const segmentSize = Math.max(2048, realm.mtu + 64);
     const offload: RealmOffload | null = realm.offload
       ? {
@@ -577,7 +588,10 @@ export class DataPlaneWorker {
     this.#udpCount = 0;
     this.#rawCount = 0;
     if (udpCount > 0) {
-      const sent = this.#udp.send(this.#udpSend, udpCount);
+      // Offloads: equal-size datagrams of a split super packet leave as one UDP GSO message.
+      const sent = realm.offload !== null
+        ? this.#udp.sendSegmented(this.#udpSend, udpCount)
+        : this.#udp.send(this.#udpSend, udpCount);
       if (sent < udpCount) realm.outbound.add("txErrors", udpCount - sent);
     }
     if (rawCount > 0) {
@@ -593,59 +607,77 @@ export class DataPlaneWorker {
     this.#post({ type: "noRoute", realm: realm.id });
   }
 
-  /** Step 2 on the UDP socket; true when the batch was full. */
+  /**
+   * Step 2 on the UDP socket; true when the batch was full. A slot UDP GRO filled with several
+   * datagrams (segment size in `segmentSizes`) is cut into them, each handled on its own.
+   */
   #inboundUdp(): boolean {
     const batch = this.#udpReceive;
     const n = this.#udp.receive(batch);
+    const gro = this.#udp.gro;
     for (let i = 0; i < n; i++) {
-      const data = batch.slots[i]!.subarray(0, batch.lengths[i]!);
-      switch (classifyUdpEncap(data)) {
-        case UdpEncapKind.Esp: {
-          const spi = espSpiOf(data);
-          const record = this.#inbound.get(spi);
-          if (record === undefined) {
-            this.dropUnknown++;
-            continue;
-          }
-          const result = handleInboundEsp(
-            record.realm.sadb,
-            data,
-            record.realm.device,
-            record.realm.inbound,
-          );
-          // Only authenticated packets may move the SA (RFC 3948 §2.2, RFC 7296 §2.23).
-          if (
-            result !== InboundResult.Malformed && result !== InboundResult.UnknownSpi &&
-            result !== InboundResult.Decap && record.remoteWord >= 0
-          ) {
-            const word = batch.sourceWord(i);
-            const port = batch.sourcePort(i);
-            if (
-              (word !== record.remoteWord || port !== record.remotePort) &&
-              (word !== record.reportedWord || port !== record.reportedPort)
-            ) {
-              record.reportedWord = word;
-              record.reportedPort = port;
-              this.#post({ type: "remote", spi, from: { address: formatIpv4Word(word), port } });
-            }
-          }
-          continue;
-        }
-        case UdpEncapKind.Ike:
-          this.#post({
-            type: "ike",
-            data: data.slice(4),
-            from: { address: formatIpv4Word(batch.sourceWord(i)), port: batch.sourcePort(i) },
-          });
-          continue;
-        case UdpEncapKind.Keepalive:
-          this.#post({ type: "keepalive" });
-          continue;
-        default:
-          continue;
+      const slot = batch.slots[i]!;
+      const length = batch.lengths[i]!;
+      const size = gro ? batch.segmentSizes[i]! : 0;
+      if (size <= 0 || size >= length) {
+        this.#inboundUdpDatagram(batch, i, slot.subarray(0, length));
+        continue;
+      }
+      for (let at = 0; at < length; at += size) {
+        this.#inboundUdpDatagram(batch, i, slot.subarray(at, Math.min(at + size, length)));
       }
     }
     return n === batch.count;
+  }
+
+  /** One datagram of slot i of the UDP batch: RFC 3948 demux, ESP decrypted in place. */
+  #inboundUdpDatagram(batch: PacketBatch, i: number, data: Uint8Array): void {
+    switch (classifyUdpEncap(data)) {
+      case UdpEncapKind.Esp: {
+        const spi = espSpiOf(data);
+        const record = this.#inbound.get(spi);
+        if (record === undefined) {
+          this.counters.add("dropUnknownSpi");
+          return;
+        }
+        const result = handleInboundEsp(
+          record.realm.sadb,
+          data,
+          record.realm.device,
+          record.realm.inbound,
+        );
+        // Only authenticated packets may move the SA (RFC 3948 §2.2, RFC 7296 §2.23).
+        if (
+          result !== InboundResult.Malformed && result !== InboundResult.UnknownSpi &&
+          result !== InboundResult.Decap && record.remoteWord >= 0
+        ) {
+          const word = batch.sourceWord(i);
+          const port = batch.sourcePort(i);
+          if (
+            (word !== record.remoteWord || port !== record.remotePort) &&
+            (word !== record.reportedWord || port !== record.reportedPort)
+          ) {
+            record.reportedWord = word;
+            record.reportedPort = port;
+            this.#post({ type: "remote", spi, from: { address: formatIpv4Word(word), port } });
+          }
+        }
+        return;
+      }
+      case UdpEncapKind.Ike:
+        this.#post({
+          type: "ike",
+          data: data.slice(4),
+          from: { address: formatIpv4Word(batch.sourceWord(i)), port: batch.sourcePort(i) },
+        });
+        return;
+      case UdpEncapKind.Keepalive:
+        this.#post({ type: "keepalive" });
+        return;
+      default:
+        this.counters.add("dropInvalid");
+        return;
+    }
   }
 
   /** Step 2 on the raw ESP socket; true when the batch was full. */
@@ -657,13 +689,13 @@ export class DataPlaneWorker {
       const offset = parseRawIpv4(slot, IpProtocol.IPPROTO_ESP);
       const end = (slot[2]! << 8) | slot[3]!;
       if (offset < 0 || end > received || end - offset < ESP_HEADER_LENGTH) {
-        this.dropUnknown++;
+        this.counters.add("dropMalformed");
         continue;
       }
       const data = slot.subarray(offset, end);
       const record = this.#inbound.get(espSpiOf(data));
       if (record === undefined) {
-        this.dropUnknown++;
+        this.counters.add("dropUnknownSpi");
         continue;
       }
       handleInboundEsp(record.realm.sadb, data, record.realm.device, record.realm.inbound);

@@ -4,6 +4,9 @@
  * {@link DataPlaneWorker} until `stop`. (It does not revoke permissions: in Deno 2.9 a worker
  * that inherits its permissions shares them with the main thread, so a revocation here would
  * take them from the main thread too.)
+ *
+ * A crash (an exception escaping the loop, an uncaught error) reaches the pool, which restarts
+ * the worker (pool.ts). `crashForTest`, from the main thread only, makes one on purpose.
  */
 /// <reference lib="deno.worker" />
 import { setLogLevel, setLogSinks } from "../log/mod.ts";
@@ -15,6 +18,13 @@ let worker: DataPlaneWorker | undefined;
 
 self.onmessage = (event: MessageEvent<ControlMessage>) => {
   const message = event.data;
+  if (message.type === "crashForTest") {
+    // Outside any handler: an uncaught exception, as a real bug would raise.
+    setTimeout(() => {
+      throw new Error("test crash (crashForTest)");
+    }, 0);
+    return;
+  }
   if (message.type !== "init") {
     worker?.handle(message);
     return;

@@ -35,9 +35,23 @@ export class ReplayWindow {
   readonly #words: Uint32Array;
   readonly #wordMask: number;
   #highest = 0;
+  /** Where the highest accepted sequence number is published (see the constructor). */
+  readonly #published: Uint32Array | null;
+  readonly #publishedIndex: number;
 
-  /** Throws `RangeError` unless `size` is a multiple of 32 within 32..4096. */
-  constructor(size: number = REPLAY_WINDOW_DEFAULT) {
+  /**
+   * Throws `RangeError` unless `size` is a multiple of 32 within 32..4096.
+   *
+   * With `published` (a word of shared memory), every new highest sequence number is written
+   * there, and a window created on a word that is not 0 resumes from it with the whole window
+   * marked as seen: a data-plane worker restarted after a crash then rejects every packet it
+   * may already have accepted (at the cost of late, never-seen packets inside the window). The
+   * word holds the low 32 bits (ESN is not negotiated yet).
+   */
+  constructor(
+    size: number = REPLAY_WINDOW_DEFAULT,
+    published?: { words: Uint32Array; index: number },
+  ) {
     if (
       !Number.isInteger(size) || size < REPLAY_WINDOW_MIN || size > REPLAY_WINDOW_MAX ||
       size % BITS_PER_WORD !== 0
@@ -54,6 +68,13 @@ export class ReplayWindow {
     while (words < size / BITS_PER_WORD + 1) words *= 2;
     this.#words = new Uint32Array(words);
     this.#wordMask = words - 1;
+    this.#published = published?.words ?? null;
+    this.#publishedIndex = published?.index ?? 0;
+    const resumed = published === undefined ? 0 : Atomics.load(published.words, published.index);
+    if (resumed > 0) {
+      this.#highest = resumed;
+      this.#words.fill(0xffff_ffff);
+    }
   }
 
   /** The highest sequence number accepted so far (0 before the first). */
@@ -89,6 +110,7 @@ export class ReplayWindow {
         for (let i = 1; i <= advance; i++) this.#words[(current + i) & this.#wordMask] = 0;
       }
       this.#highest = seq;
+      if (this.#published !== null) this.#published[this.#publishedIndex] = seq;
     }
     this.#words[block & this.#wordMask]! |= 1 << (seq % BITS_PER_WORD);
     return true;

@@ -56,8 +56,10 @@ export interface EspSaParams {
   lifetimeBytes?: number;
   lifetimePackets?: number;
   /**
-   * Outbound only: where the last sequence number sent lives, shared by the copies of this SA
-   * in several threads (a SharedArrayBuffer slot); default a private counter.
+   * Outbound: where the last sequence number sent lives, shared by the copies of this SA in
+   * several threads (a SharedArrayBuffer slot); default a private counter. Inbound: where the
+   * replay window publishes its highest sequence number, and resumes from when not 0
+   * (see `ReplayWindow`).
    */
   sequence?: SequenceSlot;
   /** The SA's counters, e.g. backed by a SharedArrayBuffer slice; default private ones. */
@@ -221,7 +223,8 @@ export class EspSa {
 
     const windowSize = params.replayWindow ?? REPLAY_WINDOW_DEFAULT;
     if (params.direction === "in" && windowSize !== 0) {
-      this.replayWindow = new ReplayWindow(windowSize);
+      // A shared slot of an inbound SA publishes the window's top (a restarted worker resumes).
+      this.replayWindow = new ReplayWindow(windowSize, params.sequence);
     } else {
       this.replayWindow = null;
     }

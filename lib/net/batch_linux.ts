@@ -41,7 +41,14 @@ const MSG_NAME = 0;
 const MSG_NAMELEN = 8;
 const MSG_IOV = 16;
 const MSG_IOVLEN = 24;
+const MSG_CONTROL = 32;
+const MSG_CONTROLLEN = 40;
 const MSG_LEN = 56;
+const CMSG_LEVEL = 8;
+const CMSG_TYPE = 12;
+const CMSG_DATA = 16;
+/** `CMSG_SPACE(sizeof(int))`: room for one UDP_SEGMENT (u16) or UDP_GRO (int) message. */
+const CMSG_SPACE_INT = 24;
 const IOV_BASE = 0;
 const IOV_LEN = 8;
 const SOCKADDR_IN = StructSize.sockaddr_in;
@@ -54,6 +61,13 @@ function pointerValue(buffer: Uint8Array): bigint {
 
 /** Largest slot: a 64 KiB packet behind a `virtio_net_hdr` (offload TUN reads) fits. */
 export const MAX_SLOT_SIZE = 65536 + 64;
+
+/**
+ * UDP GSO limits (linux/udp.h, net/ipv4/udp.c): at most UDP_MAX_SEGMENTS datagrams per send,
+ * and the whole run in one IPv4 datagram's payload (65535 − 20 − 8).
+ */
+export const UDP_MAX_SEGMENTS = 64;
+export const UDP_MAX_SEGMENTED_PAYLOAD = 65507;
 
 /** Options of {@link PacketBatch}. */
 export interface PacketBatchOptions {
@@ -87,7 +101,25 @@ export class PacketBatch {
   readonly names: Uint8Array;
   /** `struct mmsghdr` per slot; what `recvmmsg`/`sendmmsg` get. */
   readonly headers: Uint8Array;
+  /**
+   * After a receive with segment sizes asked for (UDP_GRO on the socket): the segment size of
+   * slot i's coalesced datagrams, 0 when the slot holds one plain datagram.
+   */
+  readonly segmentSizes: Int32Array;
   readonly #headerView: DataView;
+  /** One receive `cmsghdr` area per slot (CMSG_SPACE_INT bytes). */
+  readonly #receiveControl: DataView;
+  /** GSO send messages: slot runs as one `mmsghdr` each, with a UDP_SEGMENT cmsg. */
+  readonly #runHeaders: Uint8Array;
+  readonly #runHeaderView: DataView;
+  readonly #runHeaderTails: Uint8Array[];
+  readonly #runControl: DataView;
+  /** First slot and slot count of each run (see {@link buildSegmentRuns}). */
+  readonly runFirst: Int32Array;
+  readonly runSlots: Int32Array;
+  /** `msg_name` and `msg_iov` of each slot, made once (no BigInt per run). */
+  readonly #namePointers: bigint[] = [];
+  readonly #iovPointers: bigint[] = [];
   readonly #iovecView: DataView;
   readonly #iovecs: Uint8Array;
   /** The header arrays from slot i on (for resuming a partial `sendmmsg`), made once. */
@@ -113,6 +145,18 @@ export class PacketBatch {
     this.#iovecs = new Uint8Array(count * StructSize.iovec);
     this.#headerView = new DataView(this.headers.buffer);
     this.#iovecView = new DataView(this.#iovecs.buffer);
+    this.segmentSizes = new Int32Array(count);
+    const receiveControl = new Uint8Array(count * CMSG_SPACE_INT);
+    this.#receiveControl = new DataView(receiveControl.buffer);
+    this.#runHeaders = new Uint8Array(count * StructSize.mmsghdr);
+    this.#runHeaderView = new DataView(this.#runHeaders.buffer);
+    const runControl = new Uint8Array(count * CMSG_SPACE_INT);
+    this.#runControl = new DataView(runControl.buffer);
+    this.runFirst = new Int32Array(count);
+    this.runSlots = new Int32Array(count);
+    this.#runHeaderTails = [];
+    const receiveControlBase = pointerValue(receiveControl);
+    const runControlBase = pointerValue(runControl);
     const dataBase = pointerValue(this.data);
     const nameBase = pointerValue(this.names);
     const iovBase = pointerValue(this.#iovecs);
@@ -125,10 +169,28 @@ export class PacketBatch {
       this.#iovecView.setBigUint64(iov + IOV_BASE, dataBase + BigInt(i * slotSize), true);
       this.#iovecView.setUint32(iov + IOV_LEN, slotSize, true);
       const h = i * StructSize.mmsghdr;
+      this.#namePointers.push(nameBase + BigInt(i * SOCKADDR_IN));
+      this.#iovPointers.push(iovBase + BigInt(iov));
       this.#headerView.setBigUint64(h + MSG_NAME, nameBase + BigInt(i * SOCKADDR_IN), true);
       this.#headerView.setUint32(h + MSG_NAMELEN, SOCKADDR_IN, true);
       this.#headerView.setBigUint64(h + MSG_IOV, iovBase + BigInt(iov), true);
       this.#headerView.setUint32(h + MSG_IOVLEN, 1, true);
+      this.#headerView.setBigUint64(
+        h + MSG_CONTROL,
+        receiveControlBase + BigInt(i * CMSG_SPACE_INT),
+        true,
+      );
+      // Run headers: the control pointer and the fixed cmsg header are written once.
+      this.#runHeaderTails.push(this.#runHeaders.subarray(h));
+      this.#runHeaderView.setBigUint64(
+        h + MSG_CONTROL,
+        runControlBase + BigInt(i * CMSG_SPACE_INT),
+        true,
+      );
+      const c = i * CMSG_SPACE_INT;
+      this.#runControl.setBigUint64(c, 18n, true); // CMSG_LEN(sizeof(u16))
+      this.#runControl.setInt32(c + CMSG_LEVEL, SocketOption.SOL_UDP, true);
+      this.#runControl.setInt32(c + CMSG_TYPE, SocketOption.UDP_SEGMENT, true);
     }
     this.slots = slots;
   }
@@ -157,22 +219,102 @@ export class PacketBatch {
     return (this.names[at]! << 8) | this.names[at + 1]!;
   }
 
-  /** @internal Prepares slots 0..n-1 for a receive: full-size buffers, room for an address. */
-  resetForReceive(n: number): void {
+  /**
+   * @internal Prepares slots 0..n-1 for a receive: full-size buffers, room for an address, and
+   * with `control` room for a UDP_GRO segment size.
+   */
+  resetForReceive(n: number, control = false): void {
     const hv = this.#headerView;
     const iv = this.#iovecView;
     for (let i = 0; i < n; i++) {
       hv.setUint32(i * StructSize.mmsghdr + MSG_NAMELEN, SOCKADDR_IN, true);
       iv.setUint32(i * StructSize.iovec + IOV_LEN, this.slotSize, true);
+      if (control) hv.setUint32(i * StructSize.mmsghdr + MSG_CONTROLLEN, CMSG_SPACE_INT, true);
     }
   }
 
-  /** @internal Reads the received lengths of slots 0..n-1 into {@link lengths}. */
-  takeReceivedLengths(n: number): void {
+  /**
+   * @internal Reads the received lengths of slots 0..n-1 into {@link lengths}; with `control`
+   * also their UDP_GRO segment sizes into {@link segmentSizes} (and clears the control length,
+   * so that a later send carries none).
+   */
+  takeReceivedLengths(n: number, control = false): void {
     const hv = this.#headerView;
     for (let i = 0; i < n; i++) {
-      this.lengths[i] = hv.getUint32(i * StructSize.mmsghdr + MSG_LEN, true);
+      const h = i * StructSize.mmsghdr;
+      this.lengths[i] = hv.getUint32(h + MSG_LEN, true);
+      if (!control) continue;
+      let size = 0;
+      if (hv.getUint32(h + MSG_CONTROLLEN, true) >= CMSG_DATA + 4) {
+        const cv = this.#receiveControl;
+        const c = i * CMSG_SPACE_INT;
+        if (
+          cv.getInt32(c + CMSG_LEVEL, true) === SocketOption.SOL_UDP &&
+          cv.getInt32(c + CMSG_TYPE, true) === SocketOption.UDP_GRO
+        ) size = cv.getInt32(c + CMSG_DATA, true);
+      }
+      this.segmentSizes[i] = size;
+      hv.setUint32(h + MSG_CONTROLLEN, 0, true);
     }
+  }
+
+  /**
+   * @internal Groups slots 0..count-1 into GSO runs: consecutive datagrams to the same address
+   * with the run's first length (the last one may be shorter), within the kernel's limits. A
+   * run of one is a plain message. Returns the number of run messages; {@link runFirst} and
+   * {@link runSlots} say which slots each covers.
+   */
+  buildSegmentRuns(count: number): number {
+    const hv = this.#runHeaderView;
+    const names = this.names;
+    const lengths = this.lengths;
+    let runs = 0;
+    let i = 0;
+    while (i < count) {
+      const size = lengths[i]!;
+      const at = i * SOCKADDR_IN;
+      let total = size;
+      let j = i + 1;
+      while (j < count && j - i < UDP_MAX_SEGMENTS) {
+        const length = lengths[j]!;
+        if (length > size || total + length > UDP_MAX_SEGMENTED_PAYLOAD) break;
+        const other = j * SOCKADDR_IN;
+        let same = true;
+        for (let k = 0; k < 8; k++) { // family, port, address
+          if (names[at + k] !== names[other + k]) {
+            same = false;
+            break;
+          }
+        }
+        if (!same) break;
+        total += length;
+        j++;
+        if (length < size) break; // a shorter datagram ends the run
+      }
+      const h = runs * StructSize.mmsghdr;
+      const slots = j - i;
+      // msg_name and msg_iov of slot i; the run's iovecs are adjacent in the iovec array.
+      hv.setBigUint64(h + MSG_NAME, this.#namePointers[i]!, true);
+      hv.setUint32(h + MSG_NAMELEN, SOCKADDR_IN, true);
+      hv.setBigUint64(h + MSG_IOV, this.#iovPointers[i]!, true);
+      hv.setUint32(h + MSG_IOVLEN, slots, true);
+      if (slots > 1) {
+        this.#runControl.setUint16(runs * CMSG_SPACE_INT + CMSG_DATA, size, true);
+        hv.setUint32(h + MSG_CONTROLLEN, CMSG_SPACE_INT, true);
+      } else {
+        hv.setUint32(h + MSG_CONTROLLEN, 0, true);
+      }
+      this.runFirst[runs] = i;
+      this.runSlots[runs] = slots;
+      runs++;
+      i = j;
+    }
+    return runs;
+  }
+
+  /** @internal The run header array from run j on. */
+  runHeadersFrom(j: number): Uint8Array {
+    return this.#runHeaderTails[j]!;
   }
 
   /** @internal The header array from slot i on. */
@@ -216,6 +358,14 @@ export interface BatchSocketStats {
   txDropped: number;
   /** Datagrams refused otherwise (no route, too big, ...). */
   txErrors: number;
+  /** UDP GSO: messages of more than one datagram sent, and the datagrams they carried. */
+  txSegmentedMessages: number;
+  txSegmentedDatagrams: number;
+  /** UDP GSO refused by the kernel (EIO/EINVAL): segmentation is then off for the socket. */
+  txSegmentationFailures: number;
+  /** UDP GRO: received buffers holding more than one datagram, and the datagrams in them. */
+  rxCoalescedBuffers: number;
+  rxCoalescedDatagrams: number;
 }
 
 /**
@@ -225,9 +375,21 @@ export interface BatchSocketStats {
  */
 export class BatchSocket {
   readonly fd: number;
-  readonly stats: BatchSocketStats = { rxPackets: 0, txPackets: 0, txDropped: 0, txErrors: 0 };
+  readonly stats: BatchSocketStats = {
+    rxPackets: 0,
+    txPackets: 0,
+    txDropped: 0,
+    txErrors: 0,
+    txSegmentedMessages: 0,
+    txSegmentedDatagrams: 0,
+    txSegmentationFailures: 0,
+    rxCoalescedBuffers: 0,
+    rxCoalescedDatagrams: 0,
+  };
   readonly #c: LibcSymbols;
   #sendLengths: bigint[] = [];
+  #gro = false;
+  #segmentation = true;
 
   constructor(fd: number) {
     this.fd = fd;
@@ -240,16 +402,107 @@ export class BatchSocket {
    * {@link SysError} when the socket is broken.
    */
   receive(batch: PacketBatch, max: number = batch.count): number {
-    batch.resetForReceive(max);
+    const gro = this.#gro;
+    batch.resetForReceive(max, gro);
     const n = this.#c.recvmmsg(this.fd, batch.headers, max, MsgFlag.MSG_DONTWAIT, 0n);
     if (n < 0) {
       const errno = lastErrno();
       if (errno === Errno.EAGAIN || errno === Errno.EINTR) return 0;
       throw new SysError("recvmmsg", errno, `receive on socket ${this.fd}`);
     }
-    batch.takeReceivedLengths(n);
+    batch.takeReceivedLengths(n, gro);
+    if (gro) {
+      let datagrams = n;
+      const sizes = batch.segmentSizes;
+      for (let i = 0; i < n; i++) {
+        const size = sizes[i]!;
+        if (size > 0 && batch.lengths[i]! > size) {
+          const count = Math.ceil(batch.lengths[i]! / size);
+          this.stats.rxCoalescedBuffers++;
+          this.stats.rxCoalescedDatagrams += count;
+          datagrams += count - 1;
+        }
+      }
+      this.stats.rxPackets += datagrams;
+      return n;
+    }
     this.stats.rxPackets += n;
     return n;
+  }
+
+  /**
+   * Asks for UDP GRO (`UDP_GRO`, Linux ≥ 5.0): {@link receive} may then fill a slot with
+   * several datagrams of one sender, all of `batch.segmentSizes[i]` bytes but the last (which
+   * may be shorter); the caller splits them. False when the kernel refuses the option.
+   */
+  enableGro(): boolean {
+    const v = new Uint8Array(4);
+    new DataView(v.buffer).setInt32(0, 1, true);
+    if (this.#c.setsockopt(this.fd, SocketOption.SOL_UDP, SocketOption.UDP_GRO, v, 4) < 0) {
+      return false;
+    }
+    this.#gro = true;
+    return true;
+  }
+
+  /** True after {@link enableGro} succeeded. */
+  get gro(): boolean {
+    return this.#gro;
+  }
+
+  /** False once the kernel refused a UDP GSO send on this socket. */
+  get segmentation(): boolean {
+    return this.#segmentation;
+  }
+
+  /**
+   * Like {@link send}, but consecutive datagrams to one address with equal lengths (the last
+   * may be shorter) go out as one UDP GSO message (`UDP_SEGMENT`): the kernel builds the
+   * datagrams, each an ordinary UDP datagram on the wire. When the kernel refuses segmentation
+   * (EIO: no checksum offload on the route; EINVAL) it is counted and turned off for this
+   * socket, and the rest goes out with {@link send}. Returns the number of datagrams sent.
+   */
+  sendSegmented(batch: PacketBatch, count: number): number {
+    if (!this.#segmentation) return this.send(batch, count);
+    const runs = batch.buildSegmentRuns(count);
+    const runSlots = batch.runSlots;
+    let at = 0;
+    let sent = 0;
+    while (at < runs) {
+      const n = this.#c.sendmmsg(this.fd, batch.runHeadersFrom(at), runs - at, 0);
+      if (n > 0) {
+        for (let j = at; j < at + n; j++) {
+          const slots = runSlots[j]!;
+          sent += slots;
+          if (slots > 1) {
+            this.stats.txSegmentedMessages++;
+            this.stats.txSegmentedDatagrams += slots;
+          }
+        }
+        at += n;
+        continue;
+      }
+      const errno = n < 0 ? lastErrno() : Errno.EAGAIN;
+      if (errno === Errno.EINTR) continue;
+      if (errno === Errno.EAGAIN || errno === Errno.ENOBUFS) {
+        let left = 0;
+        for (let j = at; j < runs; j++) left += runSlots[j]!;
+        this.stats.txDropped += left;
+        break;
+      }
+      if (runSlots[at]! > 1 && (errno === Errno.EIO || errno === Errno.EINVAL)) {
+        // Segmentation refused: the rest as plain datagrams (send() counts them).
+        this.stats.txSegmentationFailures++;
+        this.#segmentation = false;
+        const first = batch.runFirst[at]!;
+        this.stats.txPackets += sent;
+        return sent + this.#sendFrom(batch, first, count);
+      }
+      this.stats.txErrors += runSlots[at]!;
+      at++;
+    }
+    this.stats.txPackets += sent;
+    return sent;
   }
 
   /**
@@ -258,7 +511,11 @@ export class BatchSocket {
    * the kernel refuses is counted and skipped; returns how many were sent.
    */
   send(batch: PacketBatch, count: number): number {
-    let at = 0;
+    return this.#sendFrom(batch, 0, count);
+  }
+
+  #sendFrom(batch: PacketBatch, from: number, count: number): number {
+    let at = from;
     let sent = 0;
     while (at < count) {
       const n = this.#c.sendmmsg(this.fd, batch.headersFrom(at), count - at, 0);

@@ -17,6 +17,7 @@ import type { BusHub, BusSession, SessionLogLevel } from "./bus.ts";
 import {
   type BusRecord,
   SERVICE_VPN,
+  writeDataPlane,
   writeEspRealm,
   writeEspTotal,
   writeIkeStatistics,
@@ -254,9 +255,11 @@ export const ACTIONS: Readonly<Record<string, ActionSpec>> = {
     attributes: [],
     run(ctx) {
       const realms = ctx.control.espStatistics(ctx.session.scope);
+      const dataPlane = ctx.control.dataPlaneStatistics(ctx.session.scope);
       return Promise.resolve(ok(ctx, {}, (w) => {
         for (const realm of realms) writeEspRealm(w, realm);
         writeEspTotal(w, realms);
+        if (dataPlane) writeDataPlane(w, dataPlane);
       }));
     },
   },

@@ -17,6 +17,7 @@ import {
   logAttributes,
   SERVICE_VPN,
   vpnTotals,
+  writeDataPlane,
   writeEspRealm,
   writeIkeStatistics,
   writeVpn,
@@ -385,6 +386,7 @@ export class BusHub {
     const vpns = this.#control.status(scope);
     const esp = this.#control.espStatistics(scope);
     const ike = scope === "any" ? this.#control.ikeStatistics(scope) : undefined;
+    const dataPlane = this.#control.dataPlaneStatistics(scope);
     session.enqueue({
       service: SERVICE_VPN,
       action: "statistics",
@@ -400,6 +402,7 @@ export class BusHub {
           });
         }
         for (const realm of esp) writeEspRealm(w, realm);
+        if (dataPlane) writeDataPlane(w, dataPlane);
         if (ike) writeIkeStatistics(w, ike);
       },
     });

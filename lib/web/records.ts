@@ -234,6 +234,11 @@ export function writeEspTotal(w: XmlWriter, realms: readonly RealmEspStatistics[
   w.close();
 }
 
+/** `<data_plane …/>` of global_statistics_esp and statistics: the data-plane workers. */
+export function writeDataPlane(w: XmlWriter, stats: Readonly<Record<string, number>>): void {
+  w.empty("data_plane", counterAttributes(stats));
+}
+
 /** `<ikev2 …/>` and `<appliance …/>` of global_statistics_ikev2 and statistics. */
 export function writeIkeStatistics(w: XmlWriter, stats: IkeStatistics): void {
   w.empty("ikev2", {

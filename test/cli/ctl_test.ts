@@ -142,10 +142,15 @@ Deno.test("ctl: status, connect, disconnect, peers and realms against a running 
       ),
     );
 
+    // The data-plane workers' counters, as a pool reports them (DataPlanePool.statistics).
+    Object.assign(lab.gw1, {
+      dataPlaneStatistics: () => ({ workers: 2, workerCrashes: 1, dropUnknownSpi: 3 }),
+    });
     ({ c, run } = ctl(lab, ["stats"]));
     assertEquals(await run, CtlExit.Ok);
     assert(c.out[0]!.includes("ikev2:") && c.out[0]!.includes("established_sas"), c.out[0]);
     assert(c.out[0]!.includes("ESP realm 1 (branch, rhp1, 1 child SAs): outbound"), c.out[0]);
+    assert(/ESP data-plane workers:\n(.*\n)* {2}drop_unknown_spi +3/.test(c.out[0]!), c.out[0]);
 
     ({ c, run } = ctl(lab, ["disconnect", "--realm", "branch", "--peer", GW2_ID]));
     assertEquals(await run, CtlExit.Ok, c.err.join("\n"));

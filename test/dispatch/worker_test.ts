@@ -22,6 +22,7 @@ import type { WorkerMessage, WorkerSaParams } from "../../lib/dispatch/messages.
 import {
   createRealmShared,
   createSaShared,
+  createWorkerShared,
   summedRealmCounters,
   summedSaCounters,
 } from "../../lib/dispatch/shared_state.ts";
@@ -107,6 +108,7 @@ function fixture(offload = false): Fixture {
       offload,
     }],
     logLevel: "warn",
+    counters: createWorkerShared(1),
   }, (m) => messages.push(m));
   return {
     worker,

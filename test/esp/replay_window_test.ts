@@ -128,3 +128,19 @@ Deno.test("reset forgets all state", () => {
   assertEquals(w.highest, 0);
   assert(accept(w, 7));
 });
+
+Deno.test("publishes its highest sequence number and a new window on the word resumes from it", () => {
+  const published = { words: new Uint32Array(new SharedArrayBuffer(8)), index: 0 };
+  const first = new ReplayWindow(64, published);
+  for (const s of [1, 2, 5, 9, 7]) assert(accept(first, s), `seq ${s}`);
+  assertEquals(published.words[0], 9, "the highest, not the last");
+  // A restarted worker: nothing it may have accepted passes, later numbers do.
+  const resumed = new ReplayWindow(64, published);
+  assertEquals(resumed.highest, 9);
+  for (let s = 1; s <= 9; s++) assert(!resumed.check(s), `seq ${s} is a replay`);
+  assert(accept(resumed, 10));
+  assertEquals(published.words[0], 10);
+  // A fresh word (a new SA) starts an ordinary window.
+  const fresh = new ReplayWindow(64, { words: new Uint32Array(1), index: 0 });
+  assert(accept(fresh, 1));
+});

@@ -54,6 +54,15 @@ async function tcpChecksumErrors(lab: NetnsLab, ns: string): Promise<number> {
   return Number(values![names!.indexOf("InCsumErrors")]);
 }
 
+/** The `Udp:` MIB of namespace `ns` (/proc/net/snmp): datagrams as the UDP layer counts them. */
+async function udpMib(lab: NetnsLab, ns: string): Promise<Record<string, number>> {
+  const { stdout } = await lab.execChecked(ns, ["cat", "/proc/net/snmp"]);
+  const [names, values] = stdout.split("\n").filter((l) => l.startsWith("Udp:")).map((l) =>
+    l.split(/\s+/)
+  );
+  return Object.fromEntries(names!.slice(1).map((n, i) => [n, Number(values![i + 1])]));
+}
+
 async function pair(
   lab: NetnsLab,
   natT: "auto" | "force",
@@ -119,6 +128,8 @@ async function checkedTunnel(
   const before1 = await lab.interfaceCounters("gw1", TUNNEL_DEVICE);
   const before2 = await lab.interfaceCounters("gw2", TUNNEL_DEVICE);
   const csumBefore = await tcpChecksumErrors(lab, "gw1") + await tcpChecksumErrors(lab, "gw2");
+  const udpBefore1 = await udpMib(lab, "gw1");
+  const udpBefore2 = await udpMib(lab, "gw2");
   const cpuBefore = await applianceCpuSeconds(gw1) + await applianceCpuSeconds(gw2);
   const userBefore = await applianceCpuSeconds(gw1, "user") +
     await applianceCpuSeconds(gw2, "user");
@@ -135,7 +146,14 @@ async function checkedTunnel(
     userBefore;
   const after1 = await lab.interfaceCounters("gw1", TUNNEL_DEVICE);
   const after2 = await lab.interfaceCounters("gw2", TUNNEL_DEVICE);
+  const udpAfter1 = await udpMib(lab, "gw1");
+  const udpAfter2 = await udpMib(lab, "gw2");
   const bytes = TRANSFER_MIB * 1024 * 1024;
+  // ESP in UDP: the kernel counts a UDP GSO send and a UDP GRO receive once per message, so
+  // with offloads the counts fall far below one per ESP datagram (≥ bytes / 1500).
+  const udpSent = udpAfter1.OutDatagrams! - udpBefore1.OutDatagrams!;
+  const udpReceived = udpAfter2.InDatagrams! - udpBefore2.InDatagrams!;
+  const espDatagrams = bytes / 1500;
   assertEquals(transfer.bytes, bytes);
   assert(transfer.sha256Match, "SHA-256 of the received stream matches the sent pattern");
   assertEquals(transfer.peerAddress, "10.1.0.1");
@@ -158,6 +176,20 @@ async function checkedTunnel(
         (user / (TRANSFER_MIB / 1024)).toFixed(1)
       } user)`,
   );
+  console.log(
+    `UDP messages: gw1 sent ${udpSent}, gw2 received ${udpReceived} (≥ ${
+      espDatagrams.toFixed(0)
+    } ESP datagrams)`,
+  );
+  if (natT === "force" && WORKERS > 0) {
+    if (offload) {
+      assert(udpSent < espDatagrams / 4, "gw1 sent ESP in UDP GSO messages (UDP_SEGMENT)");
+      assert(udpReceived < espDatagrams / 4, "gw2 received coalesced buffers (UDP_GRO)");
+    } else {
+      assert(udpSent >= espDatagrams, "without offloads every ESP datagram is its own send");
+      assert(udpReceived >= espDatagrams, "without offloads every ESP datagram is its own read");
+    }
+  }
   // No worker reported a failure.
   for (const gw of [gw1, gw2]) {
     const log = await gw.logText();

@@ -192,6 +192,8 @@ export interface RockhopperNodeOptions {
   espRekey?: string;
   /** `<esp pfs>`. */
   pfs?: boolean;
+  /** `<esp replay_window>`: anti-replay window in packets (a multiple of 32 in 32..4096). */
+  replayWindow?: number;
   /** `<ike nat_t>`: `auto` (the appliance's default), `force` or `no`. */
   natT?: "auto" | "force" | "no";
   /** `<ike fragmentation>` (the appliance's default: yes). */
@@ -247,6 +249,8 @@ export interface RockhopperNodeOptions {
    * the node's directory, e.g. `--allow-read={dir}/rockhopper.xml`.
    */
   denoPermissions?: readonly string[];
+  /** Extra environment variables of the appliance's process (e.g. a debug switch). */
+  env?: Readonly<Record<string, string>>;
 }
 
 function escapeXml(s: string): string {
@@ -343,6 +347,7 @@ export function renderRockhopperXml(options: RockhopperNodeOptions): string {
     suites: join(options.espSuites),
     rekey: options.espRekey,
     pfs: options.pfs === undefined ? undefined : options.pfs ? "yes" : "no",
+    replay_window: options.replayWindow,
   });
   if (esp !== "") lines.push(`    <esp${esp}/>`);
   const traffic = attributes({
@@ -511,7 +516,10 @@ export class RockhopperNode {
         ...(this.options.mainUser === undefined ? [] : ["-u", this.options.mainUser]),
         ...(secureUser === undefined ? [] : ["-s", secureUser.spec]),
       ],
-      { logFile: `${dir}/rockhopper.log`, env: { DENO_NO_UPDATE_CHECK: "1" } },
+      {
+        logFile: `${dir}/rockhopper.log`,
+        env: { DENO_NO_UPDATE_CHECK: "1", ...this.options.env },
+      },
     );
     await this.waitForLog(LISTENING_PATTERN, timeoutMs);
   }

@@ -206,3 +206,42 @@ Deno.test("a listening session gets periodic statistics; statistics_control sets
     assertEquals(quiet.records.length, 0, "no statistics once off");
   });
 });
+
+Deno.test("global_statistics_esp and statistics carry the data-plane workers' counters", async () => {
+  await withLab({ bus: { statsIntervalMs: 0, readTimeoutMs: 1500 } }, async (lab) => {
+    // As a pool of two workers reports them (DataPlanePool.statistics).
+    const workers = {
+      workers: 2,
+      workersRunning: 2,
+      workersFailed: 0,
+      workerCrashes: 1,
+      workerRestarts: 1,
+      dropUnknownSpi: 7,
+      dropMalformed: 0,
+      dropInvalid: 2,
+    };
+    Object.assign(lab.gw1, { dataPlaneStatistics: () => workers });
+    const admin = lab.client();
+    await admin.open();
+    const esp = await admin.write("global_statistics_esp");
+    const children = esp.records[0]!.children;
+    const dataPlane = children.find((c) => c.name === "data_plane")!;
+    assertEquals(children.at(-1), dataPlane, "after <total>");
+    assertEquals(
+      [
+        attr(dataPlane, "workers_running"),
+        attr(dataPlane, "worker_crashes"),
+        attr(dataPlane, "worker_restarts"),
+        attr(dataPlane, "drop_unknown_spi"),
+        attr(dataPlane, "drop_invalid"),
+      ],
+      ["2", "1", "1", "7", "2"],
+    );
+    await admin.write("statistics_control", { interval: 1 });
+    const records = await collect(admin, (r) => attr(r, "action") === "statistics", 1);
+    const tick = records.find((r) => attr(r, "action") === "statistics")!;
+    const live = tick.children.find((c) => c.name === "data_plane")!;
+    assertEquals(attr(live, "drop_unknown_spi"), "7");
+    await admin.write("statistics_control", { interval: 0 });
+  });
+});

@@ -9,7 +9,7 @@ import { attrs, byId, childrenNamed, formatClock, formatCount, h } from "./dom.j
 
 /** Counters that mean something went wrong when non-zero. */
 const PROBLEM =
-  /^(drop_|rx_malformed|rx_integrity|rx_unsupported|id_payload|failed|dead_peers|cookies_rejected|half_open_expired|.*errors$|rx_unknown_spi|rx_esp_no_realm|tx_esp_no_raw)/;
+  /^(drop_|rx_malformed|rx_integrity|rx_unsupported|id_payload|failed|dead_peers|cookies_rejected|half_open_expired|.*errors$|rx_unknown_spi|rx_esp_no_realm|tx_esp_no_raw|worker_crashes|workers_failed)/;
 
 /**
  * @param {string} name snake_case
@@ -40,6 +40,12 @@ function fillCounters(list, sections) {
 }
 
 export class StatsView {
+  /** The last `<appliance>` and `<data_plane>` counters (they arrive in different records). */
+  /** @type {Record<string, string>} */
+  #appliance = {};
+  /** @type {Record<string, string> | undefined} */
+  #dataPlane = undefined;
+
   /**
    * @param {App} app
    */
@@ -78,13 +84,31 @@ export class StatsView {
     const ikev2 = childrenNamed(record, "ikev2")[0];
     const appliance = childrenNamed(record, "appliance")[0];
     if (ikev2 !== undefined) fillCounters(byId("stats-ikev2"), [[null, attrs(ikev2)]]);
-    if (appliance !== undefined) fillCounters(byId("stats-appliance"), [[null, attrs(appliance)]]);
+    if (appliance !== undefined) {
+      this.#appliance = attrs(appliance);
+      this.#showAppliance();
+    }
+  }
+
+  /** The appliance card: its counters, then the data-plane workers' (when it runs workers). */
+  #showAppliance() {
+    /** @type {Array<[string | null, Record<string, string>]>} */
+    const sections = [[null, this.#appliance]];
+    if (this.#dataPlane !== undefined) {
+      sections.push(["Data-plane workers (restarts, drops before an SA)", this.#dataPlane]);
+    }
+    fillCounters(byId("stats-appliance"), sections);
   }
 
   /**
    * @param {Element} record with `<realm>` elements (and `<total>` from global_statistics_esp)
    */
   #showRealms(record) {
+    const dataPlane = childrenNamed(record, "data_plane")[0];
+    if (dataPlane !== undefined) {
+      this.#dataPlane = attrs(dataPlane);
+      this.#showAppliance();
+    }
     const cards = childrenNamed(record, "realm").map((realm) => {
       const a = attrs(realm);
       const list = h("dl", { class: "counters" });

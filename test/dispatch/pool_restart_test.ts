@@ -1,0 +1,263 @@
+/**
+ * A crashed data-plane worker comes back: the pool restarts it on the same descriptors with its
+ * realm and SAs, sequence numbers continue, the replay window resumes (a packet accepted
+ * before the crash is still a replay), control posted while it is down is applied, the drops it
+ * counted reach the pool's statistics, and past the restart bound it stays down while the pool
+ * (and the other worker) keeps running. Real worker threads on loopback, as pool_test.ts.
+ */
+import { assert, assertEquals } from "../_assert.ts";
+import { LibcryptoProvider } from "../../lib/crypto/mod.ts";
+import { decapsulate, encapsulate, EspSa } from "../../lib/esp/mod.ts";
+import {
+  boundPort,
+  openBatchUdpSocket,
+  PacketBatch,
+  PollSet,
+  sockaddrOf,
+} from "../../lib/net/mod.ts";
+import { libc } from "../../lib/sys/mod.ts";
+import { setLogSinks } from "../../lib/log/mod.ts";
+import { DataPlanePool } from "../../lib/dispatch/mod.ts";
+import type { WorkerSaParams } from "../../lib/dispatch/mod.ts";
+import { ipv4Packet, randomBytes } from "../esp/_helpers.ts";
+
+const LOOPBACK = "127.0.0.1";
+
+const extra = Deno.dlopen(
+  "libc.so.6",
+  {
+    socketpair: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
+  } as const,
+);
+
+function packetPipe(): [number, number] {
+  const fds = new Int32Array(2);
+  const r = extra.symbols.socketpair(1, 2 | 0x800, 0, new Uint8Array(fds.buffer));
+  assertEquals(r, 0, "socketpair");
+  return [fds[0]!, fds[1]!];
+}
+
+async function until(predicate: () => boolean, ms = 5000, what = "condition"): Promise<void> {
+  const end = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > end) throw new Error(`${what} not reached in time`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+function freePort(): number {
+  const probe = openBatchUdpSocket({ address: LOOPBACK, port: 0 });
+  const port = boundPort(probe.fd);
+  probe.close();
+  return port;
+}
+
+/** Packets waiting on a test-side pipe end (read and counted). */
+function drain(fd: number): number {
+  const buf = new Uint8Array(4096);
+  let n = 0;
+  while (libc().read(fd, buf, 4096n) > 0) n++;
+  return n;
+}
+
+Deno.test("a crashed worker is restarted with its SAs, sequence numbers continue and replays stay out", async () => {
+  const logs: string[] = [];
+  const previousSinks = setLogSinks([(_r, line) => logs.push(line)]);
+  const port = freePort();
+  const pool = DataPlanePool.open({
+    workers: 2,
+    address: LOOPBACK,
+    natTPort: port,
+    rawEsp: false,
+    events: { onIke: () => {}, onKeepalive: () => {}, onRemote: () => {}, onNoRoute: () => {} },
+    restartLimits: { minDelayMs: 50, maxRestarts: 2, windowMs: 60_000 },
+  });
+  const pipes = [packetPipe(), packetPipe()];
+  const peer = openBatchUdpSocket({ address: LOOPBACK, port: 0 });
+  const crypto = new LibcryptoProvider();
+  const sas: EspSa[] = [];
+  const name = sockaddrOf({ address: LOOPBACK, port });
+  try {
+    const counters = pool.createRealmCounters();
+    await pool.start([{
+      id: 1,
+      name: "rhp-restart",
+      mtu: 1400,
+      queues: pipes.map(([worker]) => worker),
+      counters: counters.shared,
+      offload: false,
+    }]);
+    const encapsulation = {
+      local: { address: LOOPBACK, port },
+      remote: { address: LOOPBACK, port: boundPort(peer.fd) },
+    };
+    const params = (spi: number, direction: "in" | "out", key: Uint8Array) => {
+      const state = pool.createSaState();
+      const p: WorkerSaParams = {
+        spi,
+        direction,
+        encryption: "aes-gcm-16",
+        integrity: "none",
+        encryptionKey: key,
+        integrityKey: new Uint8Array(0),
+        ...(direction === "in" ? { replayWindow: 64 } : {}),
+        encapsulation,
+        peerAddress: LOOPBACK,
+        shared: state.shared,
+      };
+      return { p, state };
+    };
+    const peerSa = (spi: number, direction: "in" | "out", key: Uint8Array) => {
+      const sa = new EspSa({
+        spi,
+        direction,
+        encryption: "aes-gcm-16",
+        integrity: "none",
+        encryptionKey: key,
+        encapsulation: null,
+        peerAddress: LOOPBACK,
+        crypto,
+        replayWindow: 0,
+      });
+      sas.push(sa);
+      return sa;
+    };
+    /** ESP from the peer on `sa`, as sent (kept for replays). */
+    const sendInbound = (sa: EspSa, count: number): Uint8Array[] => {
+      const sent: Uint8Array[] = [];
+      for (let n = 0; n < count; n++) {
+        const out = new Uint8Array(2048);
+        const length = encapsulate(sa, ipv4Packet(80, { src: "10.1.0.3", id: n }), out);
+        sent.push(out.slice(0, length));
+        assert(peer.sendTo(out.subarray(0, length), name));
+      }
+      return sent;
+    };
+
+    // Worker 1 owns the inbound SA (SPI % 2 = 1); the outbound SA is in both workers.
+    const inKey = randomBytes(36);
+    const inbound = params(0xa0000021, "in", inKey);
+    const peerOut = peerSa(0xa0000021, "out", inKey);
+    await pool.addInbound(1, inbound.p, ["10.1.0.0/24"]);
+    const outKey = randomBytes(36);
+    const outbound = params(0xb0000021, "out", outKey);
+    await pool.addOutbound(1, outbound.p, ["10.2.0.0/24"], true);
+    const receiver = peerSa(0xb0000021, "in", outKey);
+
+    const batch = new PacketBatch({ count: 64, slotSize: 2048 });
+    const poll = new PollSet([peer.fd]);
+    const sequences: number[] = [];
+    /** Writes `count` packets into worker 1's queue and collects the ESP it sends. */
+    const sendOutbound = async (count: number) => {
+      const before = sequences.length;
+      for (let n = 0; n < count; n++) {
+        const packet = ipv4Packet(120, { dst: "10.2.0.5", id: n });
+        libc().write(pipes[1]![1], packet, BigInt(packet.length));
+      }
+      await until(
+        () => {
+          if (poll.wait(0) > 0) {
+            const n = peer.receive(batch);
+            for (let i = 0; i < n; i++) {
+              const esp = batch.slots[i]!.subarray(0, batch.lengths[i]!);
+              sequences.push(new DataView(esp.buffer, esp.byteOffset).getUint32(4));
+              assert(typeof decapsulate(receiver, esp) !== "number", "decrypts");
+            }
+          }
+          return sequences.length === before + count;
+        },
+        5000,
+        `${count} ESP packets from worker 1`,
+      );
+    };
+
+    const first = sendInbound(peerOut, 5);
+    await until(() => inbound.state.counters.get("packets") === 5);
+    assertEquals(drain(pipes[1]![1]), 5, "delivered by worker 1");
+    await sendOutbound(10);
+
+    // 1. Crash worker 1; the pool brings it back.
+    pool.crashWorkerForTest(1);
+    await until(() => pool.statistics().workerRestarts === 1, 5000, "restart");
+    assertEquals(pool.statistics().workersRunning, 2);
+    assertEquals(pool.statistics().workerCrashes, 1);
+    assert(
+      logs.some((l) => /WARN.*data-plane worker 1 crashed: .*test crash/i.test(l)),
+      `one warning with the reason:\n${logs.join("\n")}`,
+    );
+    assert(
+      logs.some((l) =>
+        /data-plane worker 1 is back: 1 realm\(s\), 1 inbound and 1 outbound/.test(l)
+      ),
+      "one info line when it is back",
+    );
+
+    // Replays of packets the dead worker accepted are still replays; new packets pass.
+    const replaysBefore = inbound.state.counters.get("dropReplay");
+    for (const esp of first) assert(peer.sendTo(esp, name));
+    sendInbound(peerOut, 5);
+    await until(() => inbound.state.counters.get("packets") === 10, 5000, "new inbound");
+    await until(() => inbound.state.counters.get("dropReplay") === replaysBefore + 5);
+    assertEquals(drain(pipes[1]![1]), 5, "only the new packets reach the TUN");
+
+    // Sequence numbers continue after the crash: one space, never repeated.
+    await sendOutbound(10);
+    assertEquals(sequences, Array.from({ length: 20 }, (_, i) => i + 1), "sequence numbers");
+    assertEquals(outbound.state.counters.get("packets"), 20);
+
+    // 2. Control posted while the worker is down is applied when it is back.
+    pool.crashWorkerForTest(1);
+    await until(() => pool.statistics().workersRunning === 1, 5000, "worker 1 down");
+    const lateKey = randomBytes(36);
+    const late = params(0xa0000023, "in", lateKey);
+    await pool.addInbound(1, late.p, ["10.1.0.0/24"]);
+    await until(() => pool.statistics().workerRestarts === 2, 5000, "second restart");
+    sendInbound(peerSa(0xa0000023, "out", lateKey), 3);
+    await until(() => late.state.counters.get("packets") === 3, 5000, "SA added while down");
+    assertEquals(drain(pipes[1]![1]), 3);
+
+    // Drops counted in the workers reach the statistics (and survive the restart).
+    const unknown = new Uint8Array(64);
+    new DataView(unknown.buffer).setUint32(0, 0xa0000fff);
+    new DataView(unknown.buffer).setUint32(4, 1);
+    assert(peer.sendTo(unknown, name));
+    await until(() => pool.statistics().dropUnknownSpi === 1, 5000, "unknown SPI counted");
+
+    // 3. Past the bound (2 restarts in the window) worker 1 stays down; worker 0 runs on.
+    pool.crashWorkerForTest(1);
+    await until(() => pool.statistics().workersFailed === 1, 5000, "given up");
+    assertEquals(pool.statistics().workersRunning, 1);
+    assertEquals(pool.statistics().workerCrashes, 3);
+    assert(
+      logs.some((l) => /error +dispatch data-plane worker 1 crashed 3 times .*degraded/.test(l)),
+      `an error when it gives up:\n${logs.filter((l) => /crash/.test(l)).join("\n")}`,
+    );
+    await pool.removeInbound(0xa0000023); // control to a failed worker neither hangs nor throws
+    libc().write(pipes[0]![1], ipv4Packet(120, { dst: "10.2.0.5" }), 120n);
+    const before = sequences.length;
+    await until(
+      () => {
+        if (poll.wait(0) > 0) {
+          const n = peer.receive(batch);
+          for (let i = 0; i < n; i++) {
+            const esp = batch.slots[i]!.subarray(0, batch.lengths[i]!);
+            sequences.push(new DataView(esp.buffer, esp.byteOffset).getUint32(4));
+          }
+        }
+        return sequences.length === before + 1;
+      },
+      5000,
+      "worker 0 still sends",
+    );
+    assertEquals(sequences.at(-1), 21);
+  } finally {
+    await pool.stop();
+    for (const [a, b] of pipes) {
+      libc().close(a);
+      libc().close(b);
+    }
+    peer.close();
+    for (const sa of sas) sa.dispose();
+    setLogSinks(previousSinks);
+  }
+});
