@@ -150,10 +150,29 @@ export const vethPath: BenchPath = {
   },
 };
 
-/** What an ours-* row runs: the negotiated suites (and, later, data-path settings). */
+/** What an ours-* row runs: the negotiated suites and the ESP transport. */
 export interface OursSettings {
   ikeSuite: string;
   espSuite: string;
+  /**
+   * The realms' `nat_t`: `force` runs ESP in UDP 4500 (UDP GSO/GRO apply: the fastest setting
+   * between our peers), `auto` runs raw ESP (IP protocol 50) here, as there is no NAT.
+   */
+  natT: "force" | "auto";
+}
+
+/**
+ * Data-path overrides for comparing runs (not a benchmark row of their own):
+ * `RHP_BENCH_NAT_T=force|auto|no` overrides every row's {@link OursSettings.natT},
+ * `RHP_BENCH_OFFLOAD=no` turns the offloads off (`<data_plane offload="no"/>`).
+ */
+function benchDataPathEnv(): Partial<RockhopperNodeOptions> {
+  const natT = Deno.env.get("RHP_BENCH_NAT_T");
+  const offload = Deno.env.get("RHP_BENCH_OFFLOAD");
+  return {
+    ...(natT === "force" || natT === "auto" || natT === "no" ? { natT } : {}),
+    ...(offload === "yes" || offload === "no" ? { dataPlaneOffload: offload === "yes" } : {}),
+  };
 }
 
 /**
@@ -178,6 +197,8 @@ export function oursNodeOptions(
     espSuites: [settings.espSuite],
     dpd: "0",
     logLevel: "info" as const,
+    natT: settings.natT,
+    ...benchDataPathEnv(),
   };
   const sideOptions: RockhopperNodeOptions = side === "left"
     ? {

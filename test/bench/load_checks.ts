@@ -46,6 +46,7 @@ export const LOAD_CHECK_PATH = "ours-aes256gcm";
 const SETTINGS: OursSettings = {
   ikeSuite: "aes256gcm16-prfsha384-x25519",
   espSuite: "aes256gcm16",
+  natT: "force",
 };
 /** Liveness interval of the loaded initiator (`<ike dpd>`). */
 export const LIVENESS_SECONDS = 1;
