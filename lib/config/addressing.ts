@@ -21,7 +21,15 @@ import type { PoolConfig, RealmConfig, RequestAddressConfig } from "./types.ts";
 /** Prefix lengths a pool may have: enough addresses to matter, few enough to be a pool. */
 export const POOL_PREFIX_LENGTHS = { 4: { min: 8, max: 32 }, 6: { min: 64, max: 128 } } as const;
 
-function prefixList(element: ElementReader, attribute: string): IpPrefix[] | undefined {
+/**
+ * Reads a list attribute of network prefixes, rejecting set host bits and repeats.
+ *
+ * @example
+ * ```ts
+ * readPrefixList(element, "subnets")?.map(formatPrefix); // ["10.1.0.0/16"]
+ * ```
+ */
+export function readPrefixList(element: ElementReader, attribute: string): IpPrefix[] | undefined {
   const items = element.list(attribute);
   if (items === undefined) return undefined;
   const seen = new Set<string>();
@@ -56,7 +64,7 @@ function prefixList(element: ElementReader, attribute: string): IpPrefix[] | und
 export function readPool(element: ElementReader, tunnelAddress: string): PoolConfig {
   element.allow(["address", "dns", "domain", "subnets"], []);
   if (!element.has("address")) element.fail('missing required attribute "address"');
-  const prefixes = prefixList(element, "address")!;
+  const prefixes = readPrefixList(element, "address")!;
   const families = new Set<number>();
   for (const prefix of prefixes) {
     const text = formatPrefix(prefix);
@@ -91,7 +99,7 @@ export function readPool(element: ElementReader, tunnelAddress: string): PoolCon
     }
     return name;
   });
-  const subnets = (prefixList(element, "subnets") ?? []).map(formatPrefix);
+  const subnets = (readPrefixList(element, "subnets") ?? []).map(formatPrefix);
   return element.remember({ address: prefixes.map(formatPrefix), dns, domains, subnets });
 }
 

@@ -12,7 +12,7 @@ import {
   IKE_SUITES,
 } from "../ike/mod.ts";
 import { checkRoot, ElementReader, failAtSource, sourceOf } from "./element_reader.ts";
-import { checkPoolsDistinct, readRealmAddressing } from "./addressing.ts";
+import { checkPoolsDistinct, readPrefixList, readRealmAddressing } from "./addressing.ts";
 import { ConfigError } from "./errors.ts";
 import { parseAuthConfig } from "./auth_file.ts";
 import { parseIdentity } from "./identity.ts";
@@ -241,28 +241,6 @@ function requiredAddress(element: ElementReader, attribute: string): string {
   return formatIpAddress(address);
 }
 
-function readPrefixList(element: ElementReader, attribute: string): string[] | undefined {
-  const items = element.list(attribute);
-  if (items === undefined) return undefined;
-  const seen = new Set<string>();
-  return items.map((item) => {
-    const prefix = parsePrefix(item);
-    if (typeof prefix === "string") element.fail(`bad prefix "${item}": ${prefix}`, attribute);
-    if (hasHostBits(prefix)) {
-      element.fail(
-        `bad prefix "${item}": host bits are set (did you mean ${
-          formatPrefix(networkOf(prefix))
-        }?)`,
-        attribute,
-      );
-    }
-    const text = formatPrefix(prefix);
-    if (seen.has(text)) element.fail(`prefix ${text} is listed twice`, attribute);
-    seen.add(text);
-    return text;
-  });
-}
-
 /** Bounds of `<admin read_timeout>` in seconds. */
 const ADMIN_READ_TIMEOUT = { min: 1, max: 300 } as const;
 
@@ -273,7 +251,7 @@ function readAdmin(element: ElementReader): AdminConfig {
     enabled: element.yesNo("enabled", d.enabled),
     address: element.has("address") ? requiredAddress(element, "address") : d.address,
     port: element.integer("port", { min: 1, max: 65535, fallback: d.port }),
-    allow: readPrefixList(element, "allow") ?? [...d.allow],
+    allow: readPrefixList(element, "allow")?.map(formatPrefix) ?? [...d.allow],
     readTimeout: element.duration("read_timeout", d.readTimeout),
   };
   const { min, max } = ADMIN_READ_TIMEOUT;
@@ -570,8 +548,8 @@ function readTraffic(element: ElementReader | undefined, tunnelNetwork: string):
   if (!element) return { local: [tunnelNetwork], remote: [tunnelNetwork] };
   element.allow(["local", "remote"], []);
   return element.remember({
-    local: readPrefixList(element, "local") ?? [tunnelNetwork],
-    remote: readPrefixList(element, "remote") ?? [tunnelNetwork],
+    local: readPrefixList(element, "local")?.map(formatPrefix) ?? [tunnelNetwork],
+    remote: readPrefixList(element, "remote")?.map(formatPrefix) ?? [tunnelNetwork],
   });
 }
 

@@ -1,24 +1,13 @@
 /**
- * A token bucket for log lines on the data path: at most `perSecond` lines per second with a
- * burst of the same size, so a flood of bad packets cannot flood the log.
+ * The limit on log lines on the data path: at most `perSecond` lines per second with a burst of
+ * the same size, so a flood of bad packets cannot flood the log. The arithmetic is the IKE
+ * admission {@link TokenBucket}; this only names its use here.
  */
-export class RateLimit {
-  readonly perSecond: number;
-  #tokens: number;
-  #last = 0;
+import { TokenBucket } from "../ike/mod.ts";
 
-  constructor(perSecond: number) {
-    this.perSecond = perSecond;
-    this.#tokens = perSecond;
-  }
-
-  /** Takes a token if one is left; `now` in milliseconds. */
-  allow(now: number = performance.now()): boolean {
-    const elapsed = now - this.#last;
-    this.#last = now;
-    this.#tokens = Math.min(this.perSecond, this.#tokens + (elapsed * this.perSecond) / 1000);
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
-    return true;
+export class RateLimit extends TokenBucket {
+  /** Takes a token if one is left. */
+  allow(): boolean {
+    return this.take();
   }
 }

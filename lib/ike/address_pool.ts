@@ -11,6 +11,7 @@
  * taken in order from a counter, and only leases are stored.
  */
 import { formatIpAddress, parseIpAddress } from "../wire/mod.ts";
+import { fromBigInt, toBigInt } from "./traffic_selectors.ts";
 
 /** A realm's `<pool>`: what it hands out, as validated by the configuration loader. */
 export interface AddressPoolPolicy {
@@ -40,21 +41,6 @@ interface Lease extends AddressLease {
   readonly offset: bigint;
   /** The IKE SAs using it; empty = offline. */
   readonly owners: Set<object>;
-}
-
-function toBigInt(bytes: Uint8Array): bigint {
-  let v = 0n;
-  for (const b of bytes) v = (v << 8n) | BigInt(b);
-  return v;
-}
-
-function fromBigInt(v: bigint, length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  for (let i = length - 1; i >= 0; i--) {
-    out[i] = Number(v & 0xffn);
-    v >>= 8n;
-  }
-  return out;
 }
 
 /**

@@ -11,13 +11,15 @@ import {
 } from "./payloads/mod.ts";
 import type { TrafficSelector } from "./payloads/types.ts";
 
-function toBigInt(bytes: Uint8Array): bigint {
+/** A big-endian address (or any byte string) as an unsigned integer. */
+export function toBigInt(bytes: Uint8Array): bigint {
   let v = 0n;
   for (const b of bytes) v = (v << 8n) | BigInt(b);
   return v;
 }
 
-function fromBigInt(v: bigint, length: number): Uint8Array {
+/** The low `length` bytes of `v`, big-endian: the inverse of {@link toBigInt}. */
+export function fromBigInt(v: bigint, length: number): Uint8Array {
   const out = new Uint8Array(length);
   for (let i = length - 1; i >= 0; i--) {
     out[i] = Number(v & 0xffn);

@@ -14,19 +14,17 @@ import { Counters } from "../log/mod.ts";
 import {
   AddressFamily,
   Errno,
-  EventFdFlag,
   IpProtocol,
   lastErrno,
   libc,
   type LibcSymbols,
-  PollEvent,
-  POLLFD_SIZE,
   SocketType,
   StructSize,
   SysError,
 } from "../sys/mod.ts";
 import { tryParseIpAddress } from "../wire/mod.ts";
 import type { DatagramSocket, Endpoint, ReceivedDatagram } from "./datagram.ts";
+import { PollWaiter } from "./_poll_waiter_linux.ts";
 
 // --- specification ---------------------------------------------------------------------------
 
@@ -173,20 +171,20 @@ export function openRawEspSocket(options: RawEspSocketOptions = {}): RawEspSocke
     c.close(fd);
     throw new SysError("bind", errno, `bind the raw ESP socket to ${address}`);
   }
-  const wakeFd = c.eventfd(0, EventFdFlag.EFD_NONBLOCK | EventFdFlag.EFD_CLOEXEC);
-  if (wakeFd < 0) {
-    const errno = lastErrno();
+  let waiter: PollWaiter;
+  try {
+    waiter = PollWaiter.open(fd, pollTimeoutMs, "the raw ESP socket");
+  } catch (e) {
     c.close(fd);
-    throw new SysError("eventfd", errno, "create the wake-up eventfd of the raw ESP socket");
+    throw e;
   }
-  return new RawEspSocket({ fd, wakeFd, address, pollTimeoutMs });
+  return new RawEspSocket({ fd, waiter, address });
 }
 
 interface RawEspHandle {
   fd: number;
-  wakeFd: number;
+  waiter: PollWaiter;
   address: string;
-  pollTimeoutMs: number;
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -206,13 +204,8 @@ export class RawEspSocket implements DatagramSocket {
   readonly local: Endpoint;
   readonly counters: Counters<RawEspCounterName> = new Counters(RAW_ESP_COUNTER_NAMES);
   readonly #fd: number;
-  readonly #wakeFd: number;
+  readonly #waiter: PollWaiter;
   readonly #c: LibcSymbols;
-  readonly #pollTimeoutMs: number;
-  /** Two `struct pollfd`: the socket (POLLIN) and the wake-up eventfd (POLLIN). */
-  readonly #pollFds = new Uint8Array(POLLFD_SIZE * 2);
-  /** `uint64_t` 1, written to the eventfd on close. */
-  readonly #wakeValue = new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0]);
   /** The result of {@link tryReceive}, reused: valid until the next call. */
   readonly #received: ReceivedDatagram = { data: EMPTY, from: NO_SOURCE };
   /** The last source seen, as a u32 and as a frozen endpoint (strings only on change). */
@@ -226,21 +219,13 @@ export class RawEspSocket implements DatagramSocket {
   #readLengthBig = 0n;
   #lastSendErrno = 0;
   #closed = false;
-  #waiters = 0;
-  #wakeFdOpen = true;
 
   /** @internal Use {@link openRawEspSocket}. */
   constructor(handle: RawEspHandle) {
     this.#fd = handle.fd;
-    this.#wakeFd = handle.wakeFd;
-    this.#pollTimeoutMs = handle.pollTimeoutMs;
+    this.#waiter = handle.waiter;
     this.local = Object.freeze({ address: handle.address, port: 0 });
     this.#c = libc();
-    const view = new DataView(this.#pollFds.buffer);
-    view.setInt32(0, handle.fd, true);
-    view.setInt16(4, PollEvent.POLLIN, true);
-    view.setInt32(POLLFD_SIZE, handle.wakeFd, true);
-    view.setInt16(POLLFD_SIZE + 4, PollEvent.POLLIN, true);
   }
 
   get closed(): boolean {
@@ -288,15 +273,8 @@ export class RawEspSocket implements DatagramSocket {
    * Resolves when a packet may be readable, the poll timed out, or the socket was closed.
    * Costs one worker-thread poll (17–30 µs): call it only after {@link tryReceive} returned null.
    */
-  async waitReadable(): Promise<void> {
-    if (this.#closed) return;
-    this.#waiters++;
-    try {
-      await this.#c.pollWait(this.#pollFds, 2n, this.#pollTimeoutMs);
-    } finally {
-      this.#waiters--;
-      if (this.#closed && this.#waiters === 0) this.#closeWakeFd();
-    }
+  waitReadable(): Promise<void> {
+    return this.#waiter.wait();
   }
 
   /** {@link DatagramSocket.receive}: waits for one packet (IPv4 header stripped, port 0). */
@@ -357,17 +335,8 @@ export class RawEspSocket implements DatagramSocket {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#waiters > 0) this.#c.write(this.#wakeFd, this.#wakeValue, 8n);
+    this.#waiter.close();
     this.#c.close(this.#fd);
-    // A poll still running on a worker thread holds its own file references; the eventfd is
-    // closed by the last waiter so that its number cannot be reused under that poll.
-    if (this.#waiters === 0) this.#closeWakeFd();
-  }
-
-  #closeWakeFd(): void {
-    if (!this.#wakeFdOpen) return;
-    this.#wakeFdOpen = false;
-    this.#c.close(this.#wakeFd);
   }
 
   /** The packet's source as an endpoint; a new object only when the source changes. */

@@ -11,14 +11,11 @@ import { Counters } from "../log/mod.ts";
 import {
   cString,
   Errno,
-  EventFdFlag,
   lastErrno,
   lastError,
   libc,
   type LibcSymbols,
   OpenFlag,
-  PollEvent,
-  POLLFD_SIZE,
   SysError,
 } from "../sys/mod.ts";
 import type { PacketDevice } from "./device.ts";
@@ -32,6 +29,7 @@ import {
   TunOffload,
 } from "./tun_constants.ts";
 import { VNET_HDR_LENGTH } from "./vnet_hdr.ts";
+import { PollWaiter } from "./_poll_waiter_linux.ts";
 
 /** Default `mtu` reported by a device whose options name none. */
 export const DEFAULT_TUN_MTU = 1500;
@@ -137,11 +135,12 @@ export function openTun(options: TunOptions): TunDevice {
 
   if (offload) enableOffloads(c, fd, options.name);
 
-  const wakeFd = c.eventfd(0, EventFdFlag.EFD_NONBLOCK | EventFdFlag.EFD_CLOEXEC);
-  if (wakeFd < 0) {
-    const errno = lastErrno();
+  let waiter: PollWaiter;
+  try {
+    waiter = PollWaiter.open(fd, pollTimeoutMs, options.name);
+  } catch (e) {
     c.close(fd);
-    throw new SysError("eventfd", errno, `create the wake-up eventfd of ${options.name}`);
+    throw e;
   }
 
   // The kernel writes the final name back (it expands `%d`).
@@ -149,7 +148,7 @@ export function openTun(options: TunOptions): TunDevice {
   const name = new TextDecoder().decode(
     ifreq.subarray(0, end < 0 ? IFNAMSIZ : Math.min(end, IFNAMSIZ)),
   );
-  return new TunDevice({ fd, wakeFd, name, mode, mtu, pollTimeoutMs, offload });
+  return new TunDevice({ fd, waiter, name, mode, mtu, offload });
 }
 
 /** The offloads {@link openTun} requests with `offload: true`. */
@@ -202,11 +201,10 @@ function validateName(name: string): Uint8Array {
 /** What {@link openTun} hands to the device. */
 interface TunHandle {
   fd: number;
-  wakeFd: number;
+  waiter: PollWaiter;
   name: string;
   mode: "tun" | "tap";
   mtu: number;
-  pollTimeoutMs: number;
   offload: boolean;
 }
 
@@ -226,16 +224,9 @@ export class TunDevice implements PacketDevice {
   /** Per-device packet counters. */
   readonly counters: Counters<TunCounterName> = new Counters(TUN_COUNTER_NAMES);
   readonly #fd: number;
-  readonly #wakeFd: number;
+  readonly #waiter: PollWaiter;
   readonly #c: LibcSymbols;
-  readonly #pollTimeoutMs: number;
-  /** Two `struct pollfd`: the device (POLLIN) and the wake-up eventfd (POLLIN). */
-  readonly #pollFds = new Uint8Array(POLLFD_SIZE * 2);
-  /** `uint64_t` 1, written to the eventfd on close. */
-  readonly #wakeValue = new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0]);
   #closed = false;
-  #waiters = 0;
-  #wakeFdOpen = true;
   /** `BigInt(buf.length)` of the last read buffer, to avoid a BigInt per read. */
   #readLength = -1;
   #readLengthBig = 0n;
@@ -243,19 +234,13 @@ export class TunDevice implements PacketDevice {
   /** @internal Use {@link openTun}. */
   constructor(handle: TunHandle) {
     this.#fd = handle.fd;
-    this.#wakeFd = handle.wakeFd;
+    this.#waiter = handle.waiter;
     this.name = handle.name;
     this.mode = handle.mode;
     this.mtu = handle.mtu;
     this.offload = handle.offload;
     this.vnetHdrLength = handle.offload ? VNET_HDR_LENGTH : 0;
-    this.#pollTimeoutMs = handle.pollTimeoutMs;
     this.#c = libc();
-    const view = new DataView(this.#pollFds.buffer);
-    view.setInt32(0, handle.fd, true);
-    view.setInt16(4, PollEvent.POLLIN, true);
-    view.setInt32(POLLFD_SIZE, handle.wakeFd, true);
-    view.setInt16(POLLFD_SIZE + 4, PollEvent.POLLIN, true);
   }
 
   /** The raw descriptor (for batching helpers in `lib/net`); -1 once closed. */
@@ -294,15 +279,8 @@ export class TunDevice implements PacketDevice {
    * Resolves when a packet may be readable, the poll timed out, or the device was closed.
    * Costs one worker-thread poll (17–30 µs): call it only after {@link tryRead} returned -1.
    */
-  async waitReadable(): Promise<void> {
-    if (this.#closed) return;
-    this.#waiters++;
-    try {
-      await this.#c.pollWait(this.#pollFds, 2n, this.#pollTimeoutMs);
-    } finally {
-      this.#waiters--;
-      if (this.#closed && this.#waiters === 0) this.#closeWakeFd();
-    }
+  waitReadable(): Promise<void> {
+    return this.#waiter.wait();
   }
 
   /**
@@ -337,16 +315,7 @@ export class TunDevice implements PacketDevice {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#waiters > 0) this.#c.write(this.#wakeFd, this.#wakeValue, 8n);
+    this.#waiter.close();
     this.#c.close(this.#fd);
-    // A poll still running on a worker thread holds its own file references; the eventfd is
-    // closed by the last waiter so that its number cannot be reused under that poll.
-    if (this.#waiters === 0) this.#closeWakeFd();
-  }
-
-  #closeWakeFd(): void {
-    if (!this.#wakeFdOpen) return;
-    this.#wakeFdOpen = false;
-    this.#c.close(this.#wakeFd);
   }
 }

@@ -39,3 +39,13 @@ export class EapError extends Error {
     this.reason = reason;
   }
 }
+
+/** An `unexpected` failure: a well-formed packet that is wrong at this point. */
+export function unexpected(text: string): EapError {
+  return new EapError("unexpected", text);
+}
+
+/** The message of a caught value, for wrapping it in an {@link EapError}. */
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

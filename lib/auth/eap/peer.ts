@@ -19,7 +19,7 @@ import {
 } from "./_method.ts";
 import { EapCode, eapName, EapType } from "./constants.ts";
 import type { EapConversation, EapMethodName, EapOutcome, EapStep } from "./conversation.ts";
-import { EapError } from "./errors.ts";
+import { EapError, errorMessage, unexpected } from "./errors.ts";
 import { Md5PeerMethod } from "./md5_challenge.ts";
 import { MsChapV2PeerMethod } from "./mschapv2.ts";
 import {
@@ -75,7 +75,7 @@ export class EapPeer implements EapConversation {
       packet = parseEapPacket(bytes);
     } catch (e) {
       return this.#fail(
-        new EapError("malformed", `Malformed EAP packet: ${message(e)}`, { cause: e }),
+        new EapError("malformed", `Malformed EAP packet: ${errorMessage(e)}`, { cause: e }),
       );
     }
     switch (packet.code) {
@@ -111,7 +111,7 @@ export class EapPeer implements EapConversation {
       } catch (e) {
         const reason = e instanceof DecodeError ? "malformed" : "internal";
         return this.#fail(
-          new EapError(reason, `Cannot process ${this.method} Request: ${message(e)}`, {
+          new EapError(reason, `Cannot process ${this.method} Request: ${errorMessage(e)}`, {
             cause: e,
           }),
         );
@@ -161,12 +161,4 @@ export function createEapPeer(method: EapMethodName, options: EapPeerOptions): E
     throw new TypeError(`Cannot create EAP peer: unknown method "${method}"`);
   }
   return new EapPeer(method, options);
-}
-
-function unexpected(text: string): EapError {
-  return new EapError("unexpected", text);
-}
-
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

@@ -21,7 +21,7 @@ import {
 } from "./_method.ts";
 import { EapCode, eapName, EapType } from "./constants.ts";
 import type { EapConversation, EapMethodName, EapOutcome, EapStep } from "./conversation.ts";
-import { EapError } from "./errors.ts";
+import { EapError, errorMessage, unexpected } from "./errors.ts";
 import { Md5ServerMethod } from "./md5_challenge.ts";
 import { MsChapV2ServerMethod } from "./mschapv2.ts";
 import { decodeNak, type EapPacket, eapPacketBytes, parseEapPacket } from "./packet.ts";
@@ -89,7 +89,7 @@ export class EapServer implements EapConversation {
       packet = parseEapPacket(bytes);
     } catch (e) {
       return this.#fail(
-        new EapError("malformed", `Malformed EAP packet: ${message(e)}`, { cause: e }),
+        new EapError("malformed", `Malformed EAP packet: ${errorMessage(e)}`, { cause: e }),
       );
     }
     if (packet.code !== EapCode.Response) {
@@ -118,7 +118,9 @@ export class EapServer implements EapConversation {
       try {
         desired = decodeNak(packet.data);
       } catch (e) {
-        return this.#fail(new EapError("malformed", `Malformed Nak: ${message(e)}`, { cause: e }));
+        return this.#fail(
+          new EapError("malformed", `Malformed Nak: ${errorMessage(e)}`, { cause: e }),
+        );
       }
       const names = desired.map((t) => eapName(EapType, t)).join(", ") || "none";
       return this.#fail(new EapError("nak", `Peer refused ${this.method}, wants: ${names}`));
@@ -132,7 +134,9 @@ export class EapServer implements EapConversation {
     } catch (e) {
       const reason = e instanceof DecodeError ? "malformed" : "internal";
       return this.#fail(
-        new EapError(reason, `Cannot process ${this.method} Response: ${message(e)}`, { cause: e }),
+        new EapError(reason, `Cannot process ${this.method} Response: ${errorMessage(e)}`, {
+          cause: e,
+        }),
       );
     }
     return this.#continue(step);
@@ -220,12 +224,4 @@ export function createEapServer(method: EapMethodName, options: EapServerOptions
     throw new TypeError(`Cannot create EAP server: unknown method "${method}"`);
   }
   return new EapServer(method, options);
-}
-
-function unexpected(text: string): EapError {
-  return new EapError("unexpected", text);
-}
-
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
