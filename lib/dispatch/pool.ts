@@ -770,7 +770,6 @@ class PoolNatTSocket implements DatagramSocket {
   readonly local: Endpoint;
   readonly #socket: BatchSocket;
   #closed = false;
-  #lastTo: Endpoint | null = null;
   #lastAddress = "";
   #lastPort = -1;
   #sockaddr: Uint8Array = new Uint8Array(16);
@@ -794,9 +793,8 @@ class PoolNatTSocket implements DatagramSocket {
       return Promise.reject(new SysError("sendto", 9, `send to ${to.address}:${to.port}`));
     }
     try {
-      if (to !== this.#lastTo || to.address !== this.#lastAddress || to.port !== this.#lastPort) {
+      if (to.address !== this.#lastAddress || to.port !== this.#lastPort) {
         this.#sockaddr = sockaddrOf(to);
-        this.#lastTo = to;
         this.#lastAddress = to.address;
         this.#lastPort = to.port;
       }

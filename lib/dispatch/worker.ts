@@ -25,6 +25,7 @@ import { LibcryptoProvider } from "../crypto/mod.ts";
 import {
   classifyUdpEncap,
   createInboundContext,
+  deliverInboundEsp,
   EncapFailure,
   encapsulate,
   ESP_HEADER_LENGTH,
@@ -32,8 +33,8 @@ import {
   espSpiOf,
   GroCoalescer,
   GsoSplitter,
-  handleInboundEsp,
   type InboundContext,
+  type InboundEntry,
   InboundResult,
   ipVersionOf,
   parsePrefix,
@@ -93,7 +94,7 @@ interface RealmState {
   tun: TunQueue;
   /** Offload queue: reads split into segments, writes coalesced; null without offloads. */
   offload: RealmOffload | null;
-  /** `handleInboundEsp` writes through this. */
+  /** `deliverInboundEsp` writes through this. */
   device: PacketDevice;
   sadb: Sadb;
   outbound: Counters<TunToPeerCounterName>;
@@ -113,6 +114,8 @@ interface RealmOffload {
 interface InboundRecord {
   realm: RealmState;
   sa: EspSa;
+  /** The realm SADB's entry of `sa` (decryption goes straight to it). */
+  entry: InboundEntry;
   /** Where the SA's UDP-encapsulated packets should come from (-1: raw ESP). */
   remoteWord: number;
   remotePort: number;
@@ -270,8 +273,9 @@ export class DataPlaneWorker {
         const realm = this.#realmOf(message.realm);
         const sa = this.#createSa(message.sa);
         const prefixes = message.prefixes.map(parsePrefix);
+        let entry: InboundEntry;
         try {
-          realm.sadb.addInbound(sa, prefixes);
+          entry = realm.sadb.addInbound(sa, prefixes);
         } catch (e) {
           sa.dispose();
           throw e;
@@ -280,6 +284,7 @@ export class DataPlaneWorker {
         this.#inbound.set(sa.spi, {
           realm,
           sa,
+          entry,
           remoteWord: remote ? ipv4Word(remote.address) : -1,
           remotePort: remote?.port ?? 0,
           reportedWord: -1,
@@ -640,8 +645,8 @@ export class DataPlaneWorker {
           this.counters.add("dropUnknownSpi");
           return;
         }
-        const result = handleInboundEsp(
-          record.realm.sadb,
+        const result = deliverInboundEsp(
+          record.entry,
           data,
           record.realm.device,
           record.realm.inbound,
@@ -698,7 +703,7 @@ export class DataPlaneWorker {
         this.counters.add("dropUnknownSpi");
         continue;
       }
-      handleInboundEsp(record.realm.sadb, data, record.realm.device, record.realm.inbound);
+      deliverInboundEsp(record.entry, data, record.realm.device, record.realm.inbound);
     }
     return n === batch.count;
   }

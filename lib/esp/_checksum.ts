@@ -121,11 +121,8 @@ export function writeU16(bytes: Uint8Array, offset: number, value: number): void
   bytes[offset + 1] = value;
 }
 
-/** Reads a big-endian u32 as a non-negative number. */
-export function readU32(bytes: Uint8Array, offset: number): number {
-  return ((bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) |
-    bytes[offset + 3]!) >>> 0;
-}
+/** Reads a big-endian u32 as a non-negative number (the address-word reader of ip_prefix.ts). */
+export { readAddressWord as readU32 } from "./ip_prefix.ts";
 
 /** Writes a big-endian u32 (taken modulo 2^32). */
 export function writeU32(bytes: Uint8Array, offset: number, value: number): void {

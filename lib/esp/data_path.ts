@@ -38,7 +38,7 @@ import { decapsulate } from "./decap.ts";
 import { encapsulate } from "./encap.ts";
 import { addressOffset, formatAddressBytes, ipVersionOf } from "./ip_prefix.ts";
 import type { EspSa } from "./sa.ts";
-import { Sadb } from "./sadb.ts";
+import { type InboundEntry, Sadb } from "./sadb.ts";
 import { classifyUdpEncap, espSpiOf, stripNonEspMarker, UdpEncapKind } from "./udp_encap.ts";
 
 /** Counter names of the outbound loop. */
@@ -337,22 +337,41 @@ export function handleInboundEsp(
   context: InboundContext = inboundContextOf(sadb),
 ): InboundResult {
   const counters = context.counters;
-  counters.add("rxPackets");
-  counters.add("rxBytes", datagram.length);
   // 3. lookup
   if (datagram.length < ESP_HEADER_LENGTH) {
+    counters.add("rxPackets");
+    counters.add("rxBytes", datagram.length);
     counters.add("dropMalformed");
     return InboundResult.Malformed;
   }
   const spi = espSpiOf(datagram);
   const entry = sadb.lookupInbound(spi);
   if (!entry) {
+    counters.add("rxPackets");
+    counters.add("rxBytes", datagram.length);
     counters.add("dropUnknownSpi");
     if (context.log.enabled("debug") && context.limit.allow()) {
       context.log.debug(`no inbound SA for SPI 0x${spi.toString(16).padStart(8, "0")}`);
     }
     return InboundResult.UnknownSpi;
   }
+  return deliverInboundEsp(entry, datagram, device, context);
+}
+
+/**
+ * Steps 4–6 of {@link handleInboundEsp} for a caller that already found the inbound SA's
+ * entry (`datagram` is at least an ESP header long and carries `entry.sa.spi`): decrypts in
+ * place, polices the inner source and writes the inner packet to `device`. Never throws.
+ */
+export function deliverInboundEsp(
+  entry: InboundEntry,
+  datagram: Uint8Array,
+  device: PacketDevice,
+  context: InboundContext,
+): InboundResult {
+  const counters = context.counters;
+  counters.add("rxPackets");
+  counters.add("rxBytes", datagram.length);
   // 4. decrypt
   const result = decapsulate(entry.sa, datagram);
   if (typeof result === "number") {
@@ -360,7 +379,7 @@ export function handleInboundEsp(
     if (
       result !== EspDropReason.Dummy && context.log.enabled("debug") && context.limit.allow()
     ) {
-      context.log.debug(`dropped ESP on SPI 0x${spi.toString(16)}: reason ${result}`);
+      context.log.debug(`dropped ESP on SPI 0x${entry.sa.spi.toString(16)}: reason ${result}`);
     }
     return InboundResult.Decap;
   }
@@ -377,7 +396,9 @@ export function handleInboundEsp(
   if (!Sadb.sourceAllowed(entry, inner)) {
     counters.add("dropSelector");
     if (context.log.enabled("debug") && context.limit.allow()) {
-      context.log.debug(`inner source outside traffic selectors on SPI 0x${spi.toString(16)}`);
+      context.log.debug(
+        `inner source outside traffic selectors on SPI 0x${entry.sa.spi.toString(16)}`,
+      );
     }
     return InboundResult.Selector;
   }

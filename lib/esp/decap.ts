@@ -11,6 +11,7 @@ import {
   NextHeader,
 } from "./constants.ts";
 import type { DecapResult, EspSa } from "./sa.ts";
+import { espSpiOf } from "./udp_encap.ts";
 
 /**
  * Verifies and decrypts one ESP packet for the inbound `sa`. Decrypts in place in `esp`, or
@@ -40,8 +41,7 @@ export function decapsulate(
     counters.add("dropMalformed");
     return EspDropReason.Malformed;
   }
-  const spi = ((esp[0]! << 24) | (esp[1]! << 16) | (esp[2]! << 8) | esp[3]!) >>> 0;
-  if (spi !== sa.spi) {
+  if (espSpiOf(esp) !== sa.spi) {
     counters.add("dropWrongSpi");
     return EspDropReason.WrongSpi;
   }

@@ -72,6 +72,7 @@ export {
   createInboundContext,
   createPeerToTunCounters,
   createTunToPeerCounters,
+  deliverInboundEsp,
   handleInboundEsp,
   inboundContextOf,
   InboundResult,

@@ -58,16 +58,19 @@ export class Sadb {
 
   /**
    * Installs an inbound SA. Throws `RangeError` if the SA is not inbound or its SPI is taken
-   * (the IKE engine allocates SPIs unique per data path).
+   * (the IKE engine allocates SPIs unique per data path). Returns the entry
+   * {@link lookupInbound} will find (for callers that keep their own SPI index).
    */
-  addInbound(sa: EspSa, remotePrefixes: readonly IpPrefix[]): void {
+  addInbound(sa: EspSa, remotePrefixes: readonly IpPrefix[]): InboundEntry {
     if (sa.direction !== "in") {
       throw new RangeError(`Cannot install inbound SA ${hexSpi(sa.spi)}: it is outbound`);
     }
     if (this.#inbound.has(sa.spi)) {
       throw new RangeError(`Cannot install inbound SA ${hexSpi(sa.spi)}: SPI already in use`);
     }
-    this.#inbound.set(sa.spi, { sa, remotePrefixes: [...remotePrefixes] });
+    const entry: InboundEntry = { sa, remotePrefixes: [...remotePrefixes] };
+    this.#inbound.set(sa.spi, entry);
+    return entry;
   }
 
   /** Removes the inbound SA with `spi`; returns it (not disposed) or undefined. */
