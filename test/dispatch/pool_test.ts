@@ -22,38 +22,7 @@ import { setLogSinks } from "../../lib/log/mod.ts";
 import { DataPlanePool } from "../../lib/dispatch/mod.ts";
 import type { WorkerSaParams } from "../../lib/dispatch/mod.ts";
 import { ipv4Packet, randomBytes } from "../esp/_helpers.ts";
-
-const LOOPBACK = "127.0.0.1";
-
-const extra = Deno.dlopen(
-  "libc.so.6",
-  {
-    socketpair: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
-  } as const,
-);
-
-function packetPipe(): [number, number] {
-  const fds = new Int32Array(2);
-  const r = extra.symbols.socketpair(1, 2 | 0x800, 0, new Uint8Array(fds.buffer));
-  assertEquals(r, 0, "socketpair");
-  return [fds[0]!, fds[1]!];
-}
-
-async function until(predicate: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > end) throw new Error("condition not reached in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-/** A free UDP port on loopback (bound and released). */
-function freePort(): number {
-  const probe = openBatchUdpSocket({ address: LOOPBACK, port: 0 });
-  const port = boundPort(probe.fd);
-  probe.close();
-  return port;
-}
+import { freePort, LOOPBACK, packetPipe, until } from "./_pool_fixture.ts";
 
 Deno.test("a pool of two workers steers ESP by SPI, sends from either queue and hands IKE to main", async () => {
   const ike: { data: Uint8Array; from: Endpoint }[] = [];

@@ -35,31 +35,7 @@ import {
   type TcpSpec,
   vnetHeader,
 } from "../esp/_offload_packets.ts";
-
-const LOOPBACK = "127.0.0.1";
-const AF_UNIX = 1;
-const SOCK_DGRAM = 2;
-const SOCK_NONBLOCK = 0x800;
-
-const extra = Deno.dlopen(
-  "libc.so.6",
-  {
-    socketpair: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
-  } as const,
-);
-
-/** Two connected non-blocking Unix datagram sockets: [the worker's "TUN" end, the test's]. */
-function packetPipe(): [number, number] {
-  const fds = new Int32Array(2);
-  const r = extra.symbols.socketpair(
-    AF_UNIX,
-    SOCK_DGRAM | SOCK_NONBLOCK,
-    0,
-    new Uint8Array(fds.buffer),
-  );
-  assertEquals(r, 0, "socketpair");
-  return [fds[0]!, fds[1]!];
-}
+import { LOOPBACK, packetPipe } from "./_pool_fixture.ts";
 
 /** Everything the test end of a packet pipe holds now. */
 function drainPipe(fd: number): Uint8Array[] {

@@ -170,8 +170,13 @@ for (const method of ["mschapv2", "md5"] as const) {
             }`,
           );
 
+          const before = await lab.interfaceCounters("rh", "rhp0");
           assertEquals(await lab.ping("rh", SWAN_INNER, { from: OUR_INNER, count: 3 }), 3);
           assertEquals(await lab.ping("swan", OUR_INNER, { from: SWAN_INNER, count: 3 }), 3);
+          const after = await lab.interfaceCounters("rh", "rhp0");
+          // 3 requests and 3 replies each way cross our TUN in each direction.
+          assert(after.txPackets - before.txPackets >= 6, "the pings left us through our TUN");
+          assert(after.rxPackets - before.rxPackets >= 6, "the pings reached us through our TUN");
 
           await rh.stop();
           const all = await rh.logText();

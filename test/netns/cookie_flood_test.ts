@@ -19,7 +19,7 @@
 import { assert, assertEquals } from "../_assert.ts";
 import { hashPassword } from "../../lib/auth/mod.ts";
 import { type NetnsLab, requireRoot, withLab } from "./harness.ts";
-import { pollFor, randomPsk } from "./lifecycle_checks.ts";
+import { escapeRegExp, pollFor, randomPsk } from "./lifecycle_checks.ts";
 import {
   denoExecutable,
   FailureArtifacts,
@@ -424,10 +424,6 @@ async function floodScenario(
     await gw2.stop();
     artifacts.passed();
   }, { timeoutMs: 150_000 });
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
 Deno.test({

@@ -9,19 +9,19 @@
  */
 import { assert, assertEquals } from "../_assert.ts";
 import { type NetnsLab, requireRoot, withLab } from "./harness.ts";
+import { randomPsk } from "./lifecycle_checks.ts";
 import { tcpTransfer } from "./traffic.ts";
-import { FailureArtifacts, type LoggedChildSa, RockhopperNode } from "./rockhopper_node.ts";
+import {
+  FailureArtifacts,
+  gatewayPair,
+  type LoggedChildSa,
+  type RockhopperNode,
+} from "./rockhopper_node.ts";
 
-const GW1_ID = "fqdn:gw1.example.com";
-const GW2_ID = "fqdn:gw2.example.com";
 const TUNNEL_DEVICE = "rhp1";
 const TRANSFER_MIB = 200;
 /** `RHP_DATA_PLANE_WORKERS` may override it, e.g. 0 to compare with the main-thread path. */
 const WORKERS = Number(Deno.env.get("RHP_DATA_PLANE_WORKERS") || 2);
-
-function randomPsk(): string {
-  return btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))));
-}
 
 /** CPU seconds (user + system, all threads) of the appliance main process of `node`. */
 async function applianceCpuSeconds(
@@ -68,38 +68,13 @@ async function pair(
   natT: "auto" | "force",
   offload: boolean,
 ): Promise<{ gw1: RockhopperNode; gw2: RockhopperNode }> {
-  await lab.addNamespace("gw1");
-  await lab.addNamespace("gw2");
-  await lab.link("gw1", "198.51.100.1/24", "gw2", "198.51.100.2/24");
-  const psk = randomPsk();
   const common = {
     tunnelInterface: TUNNEL_DEVICE,
-    dpd: "0",
     natT,
     dataPlaneWorkers: WORKERS,
     dataPlaneOffload: offload,
   };
-  const gw1 = new RockhopperNode(lab, {
-    ...common,
-    namespace: "gw1",
-    listenAddress: "198.51.100.1",
-    tunnelAddress: "10.1.0.1/24",
-    trafficLocal: ["10.1.0.0/24"],
-    trafficRemote: ["10.2.0.0/24"],
-    myId: GW1_ID,
-    peers: [{ id: GW2_ID, address: "198.51.100.2", auto: "start", psk }],
-  });
-  const gw2 = new RockhopperNode(lab, {
-    ...common,
-    namespace: "gw2",
-    listenAddress: "198.51.100.2",
-    tunnelAddress: "10.2.0.1/24",
-    trafficLocal: ["10.2.0.0/24"],
-    trafficRemote: ["10.1.0.0/24"],
-    myId: GW2_ID,
-    peers: [{ id: GW1_ID, auto: "add", psk }],
-  });
-  return { gw1, gw2 };
+  return await gatewayPair(lab, randomPsk(), { gw1: common, gw2: common });
 }
 
 async function checkedTunnel(

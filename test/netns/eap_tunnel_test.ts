@@ -78,8 +78,17 @@ for (const method of ["eap-mschapv2", "eap-md5"] as const) {
             `${node.options.namespace} logs the EAP identity`,
           );
         }
+        const before1 = await lab.interfaceCounters("gw1", TUNNEL_DEVICE);
+        const before2 = await lab.interfaceCounters("gw2", TUNNEL_DEVICE);
         assertEquals(await lab.ping("gw1", "10.2.0.1", { from: "10.1.0.1", count: 3 }), 3);
         assertEquals(await lab.ping("gw2", "10.1.0.1", { from: "10.2.0.1", count: 3 }), 3);
+        const after1 = await lab.interfaceCounters("gw1", TUNNEL_DEVICE);
+        const after2 = await lab.interfaceCounters("gw2", TUNNEL_DEVICE);
+        // 3 requests and 3 replies each way leave and enter each side's TUN.
+        assert(after1.txPackets - before1.txPackets >= 6, "the pings left gw1 through its TUN");
+        assert(after1.rxPackets - before1.rxPackets >= 6, "the pings reached gw1 through its TUN");
+        assert(after2.txPackets - before2.txPackets >= 6, "the pings left gw2 through its TUN");
+        assert(after2.rxPackets - before2.rxPackets >= 6, "the pings reached gw2 through its TUN");
         await gw1.stop();
         await gw2.stop();
         for (const node of [gw1, gw2]) {
@@ -119,6 +128,11 @@ Deno.test({
         10_000,
       );
       await gw2.waitForLog(/EAP-MSCHAPV2 server identity "carol@example\.com" failed/, 5_000);
+      assertEquals(
+        await lab.ping("gw1", "10.2.0.1", { from: "10.1.0.1", count: 2 }),
+        0,
+        "no tunnel carries traffic after the refusal",
+      );
       await gw1.stop();
       await gw2.stop();
       for (const node of [gw1, gw2]) {

@@ -24,6 +24,8 @@ const TRANSFER6_MIB = 20;
 
 interface SideReport {
   framesRead: number;
+  /** Bytes of the frames read, without the virtio_net_hdr. */
+  bytesRead: number;
   superFramesRead: number;
   superFramesReadV6: number;
   maxFrameLength: number;
@@ -218,6 +220,11 @@ Deno.test({
             `${r.report.busySeconds.toFixed(1)} of ${r.report.seconds.toFixed(1)} s`,
         );
         assert(r.sha256Match, `${mode}: the transfer arrived intact`);
+        assert(
+          aToB.bytesRead >= TRANSFER_MIB * 1024 * 1024,
+          `${mode}: the transfer crossed the relay (${aToB.bytesRead} bytes read A→B)`,
+        );
+        assert(bToA.framesRead > 0, `${mode}: the ACKs crossed the relay`);
         assertEquals(r.checksumErrors, 0, `${mode}: no TCP checksum errors in A or B`);
         for (const side of [aToB, bToA]) {
           assertEquals(

@@ -9,51 +9,20 @@
 import { assert, assertEquals } from "../_assert.ts";
 import { type NetnsLab, requireRoot, withLab } from "./harness.ts";
 import { iperf3, tcpTransfer } from "./traffic.ts";
-import { FailureArtifacts, RockhopperNode, type RockhopperNodeOptions } from "./rockhopper_node.ts";
+import { randomPsk } from "./lifecycle_checks.ts";
+import { FailureArtifacts, gatewayPair, GW1_ID, type RockhopperNode } from "./rockhopper_node.ts";
 
-const GW1_ID = "fqdn:gw1.example.com";
-const GW2_ID = "fqdn:gw2.example.com";
 const TUNNEL_DEVICE = "rhp1";
 const TRANSFER_MIB = 50;
 
-/** A fresh random key per test, so that a hit in the logs cannot be a coincidence. */
-function randomPsk(): string {
-  return btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))));
-}
-
-/** Creates gw1/gw2 with the veth and the two nodes (not started). */
-async function branchPair(
+/** The standard pair (gatewayPair) with each side's own key, so that they can differ. */
+function branchPair(
   lab: NetnsLab,
   keys: { gw1: string; gw2: string },
 ): Promise<{ gw1: RockhopperNode; gw2: RockhopperNode }> {
-  await lab.addNamespace("gw1");
-  await lab.addNamespace("gw2");
-  await lab.link("gw1", "198.51.100.1/24", "gw2", "198.51.100.2/24");
-  const common: Pick<RockhopperNodeOptions, "tunnelInterface" | "dpd"> = {
-    tunnelInterface: TUNNEL_DEVICE,
-    dpd: "0",
-  };
-  const gw1 = new RockhopperNode(lab, {
-    ...common,
-    namespace: "gw1",
-    listenAddress: "198.51.100.1",
-    tunnelAddress: "10.1.0.1/24",
-    trafficLocal: ["10.1.0.0/24"],
-    trafficRemote: ["10.2.0.0/24"],
-    myId: GW1_ID,
-    peers: [{ id: GW2_ID, address: "198.51.100.2", auto: "start", psk: keys.gw1 }],
+  return gatewayPair(lab, keys.gw1, {
+    gw2: { peers: [{ id: GW1_ID, auto: "add", psk: keys.gw2 }] },
   });
-  const gw2 = new RockhopperNode(lab, {
-    ...common,
-    namespace: "gw2",
-    listenAddress: "198.51.100.2",
-    tunnelAddress: "10.2.0.1/24",
-    trafficLocal: ["10.2.0.0/24"],
-    trafficRemote: ["10.1.0.0/24"],
-    myId: GW2_ID,
-    peers: [{ id: GW1_ID, auto: "add", psk: keys.gw2 }],
-  });
-  return { gw1, gw2 };
 }
 
 Deno.test({

@@ -9,6 +9,7 @@
 import { assert, assertEquals } from "../_assert.ts";
 import { CRASH_TEST_ENV } from "../../lib/dispatch/mod.ts";
 import { type NetnsLab, requireRoot, withLab } from "./harness.ts";
+import { randomPsk } from "./lifecycle_checks.ts";
 import { tcpTransfer } from "./traffic.ts";
 import { FailureArtifacts, gatewayPair } from "./rockhopper_node.ts";
 
@@ -18,10 +19,6 @@ const PINGS = 100;
 const PING_INTERVAL_S = 0.1;
 /** The longest run of lost pings accepted: 3 s at 10 pings a second. */
 const MAX_LOST_IN_A_ROW = 30;
-
-function randomPsk(): string {
-  return btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))));
-}
 
 /**
  * The echo replies of `ping` by sequence number (ping prints one line per reply, late ones
@@ -94,6 +91,7 @@ async function crashUnderTraffic(lab: NetnsLab): Promise<void> {
   // Afterwards the tunnel works as before: every ping, and a checked stream both ways' ACKs.
   assertEquals(await lab.ping("gw1", "10.2.0.1", { from: "10.1.0.1", count: 10 }), 10);
   assertEquals(await lab.ping("gw2", "10.1.0.1", { from: "10.2.0.1", count: 10 }), 10);
+  const tunBefore = await lab.interfaceCounters("gw2", "rhp1");
   const transfer = await tcpTransfer(lab, {
     from: "gw1",
     to: "gw2",
@@ -104,7 +102,13 @@ async function crashUnderTraffic(lab: NetnsLab): Promise<void> {
   });
   assertEquals(transfer.bytes, 20 * 1024 * 1024);
   assert(transfer.sha256Match, "SHA-256 of the received stream matches the sent pattern");
-  // A repeated sequence number would have been a replay drop in gw2 (debug log of esp).
+  const tunAfter = await lab.interfaceCounters("gw2", "rhp1");
+  assert(
+    tunAfter.rxBytes - tunBefore.rxBytes >= transfer.bytes,
+    "the stream reached gw2 through its TUN",
+  );
+  // Sequence numbers reused after the restart would be replay drops in gw2, failing the pings
+  // and the stream above (gw2's drop_replay counter is not read here).
   const log2 = await gw2.logText();
   assert(!/data-plane worker \d crashed/.test(log2), "gw2 never crashed");
   artifacts.passed();
