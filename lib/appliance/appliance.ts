@@ -14,6 +14,10 @@
  * ESP sockets, and mirrors every child SA into the workers (EspInstaller's mirror); IKE on the
  * NAT-T port reaches the engine through worker 0.
  *
+ * Every IKE datagram (steps 2 and 4, and worker 0's) waits for the engine in the IKE scheduler
+ * (lib/dispatch/ike_queue.ts): datagrams of known IKE SAs before new IKE_SA_INIT requests, so
+ * that a flood of the latter cannot delay liveness checks, rekeys or IKE_AUTH.
+ *
  * The raw ESP socket is opened when some realm may run ESP without UDP (`nat_t` "auto" or
  * "no"); when it cannot be (no CAP_NET_RAW, an IPv6 listening address), "auto" realms act as
  * "force" and a "no" realm stops the start.
@@ -56,7 +60,7 @@ import {
   type TunDevice,
 } from "../net/mod.ts";
 import { IpSysService, type SysService } from "../sys_control/mod.ts";
-import { DataPlanePool } from "../dispatch/mod.ts";
+import { DataPlanePool, IKE_QUEUE_COUNTERS, IkeScheduler } from "../dispatch/mod.ts";
 import { EspInstaller } from "./esp_installer.ts";
 import { VirtualIpManager } from "./virtual_ips.ts";
 import { RealmRuntime } from "./realm_runtime.ts";
@@ -127,6 +131,7 @@ const APPLIANCE_COUNTERS = [
   "rxRawEspMalformed",
   /** ESP for an SA without UDP encapsulation while no raw ESP socket is open. */
   "txEspNoRawSocket",
+  ...IKE_QUEUE_COUNTERS,
 ] as const;
 
 async function openRealmTun(realm: RealmPolicy, sys: SysService): Promise<PacketDevice> {
@@ -182,6 +187,8 @@ export class Appliance {
   readonly #rawEspSocket: RawEspSocket | null;
   /** The data-plane workers; null when ESP runs on the main thread. */
   readonly #pool: DataPlanePool | null;
+  /** Where every IKE datagram and worker event waits for the engine, by priority. */
+  readonly #ikeScheduler: IkeScheduler;
   /** Realm TUN devices of the workers are opened with offloads (`<data_plane offload>`). */
   #offload = false;
   /** Where the outbound data path of every realm sends ESP. */
@@ -213,6 +220,10 @@ export class Appliance {
     this.#natTSocket = parts.natTSocket;
     this.#rawEspSocket = parts.rawEspSocket;
     this.#pool = parts.pool;
+    this.#ikeScheduler = new IkeScheduler(
+      (data, from, localPort) => this.engine.handleDatagram(data, from, localPort),
+      { counters: this.counters },
+    );
   }
 
   /**
@@ -440,6 +451,7 @@ export class Appliance {
     clearInterval(this.#keepaliveTimer);
     await this.engine.shutdown();
     this.#abort.abort();
+    this.#ikeScheduler.stop();
     this.#ikeSocket.close();
     this.#natTSocket.close();
     this.#rawEspSocket?.close();
@@ -487,14 +499,18 @@ export class Appliance {
     }
     const events = {
       onIke: (message: Uint8Array, from: Endpoint) => {
-        void holder.appliance?.engine.handleDatagram(message, from, natTPort);
+        const appliance = holder.appliance;
+        if (appliance) appliance.#ikeScheduler.enqueue(message, from, natTPort);
       },
       onKeepalive: () => holder.appliance?.counters.add("rxNatKeepalive"),
       onRemote: (spi: number, from: Endpoint) => {
         const appliance = holder.appliance;
-        if (appliance) appliance.#followRemote(spi, from);
+        if (appliance) appliance.#ikeScheduler.control(() => appliance.#followRemote(spi, from));
       },
-      onNoRoute: (realm: number) => holder.appliance?.engine.acquire(realm),
+      onNoRoute: (realm: number) => {
+        const appliance = holder.appliance;
+        if (appliance) appliance.#ikeScheduler.control(() => appliance.engine.acquire(realm));
+      },
     };
     const realms = options.config.realms.filter((r) => r.enabled && r.ike.natT !== "force");
     const open = (rawEsp: boolean) =>
@@ -598,7 +614,7 @@ export class Appliance {
 
   #startLoops(): void {
     this.#loops.push(this.#receiveLoop(this.#ikeSocket, (data, from) => {
-      void this.engine.handleDatagram(data, from, this.#ikeSocket.local.port);
+      this.#ikeScheduler.enqueue(data, from, this.#ikeSocket.local.port);
     }));
     // With workers, they run the NAT-T port, raw ESP and the TUN queues.
     if (!this.#pool) {
@@ -665,7 +681,7 @@ export class Appliance {
         return;
       }
       case UdpEncapKind.Ike:
-        void this.engine.handleDatagram(stripNonEspMarker(data), from, this.#natTSocket.local.port);
+        this.#ikeScheduler.enqueue(stripNonEspMarker(data), from, this.#natTSocket.local.port);
         return;
       case UdpEncapKind.Keepalive:
         this.counters.add("rxNatKeepalive");

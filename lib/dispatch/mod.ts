@@ -1,6 +1,7 @@
 /**
- * The dispatcher: a pool of data-plane workers, the rule handlers that decide which worker
- * handles a packet, and the state they share with the main thread.
+ * The dispatcher: a pool of data-plane workers (ESP), the IKE thread's priority scheduler, the
+ * rule handlers that decide which thread handles a packet and how urgently, and the state the
+ * workers share with the main thread.
  *
  * @example
  * ```ts
@@ -19,6 +20,14 @@ export type {
 } from "./pool.ts";
 export { WORKER_COUNTERS } from "./shared_state.ts";
 export type { WorkerCounterName } from "./shared_state.ts";
-export { DEFAULT_RULES } from "./rules.ts";
-export type { DispatchRules } from "./rules.ts";
+export { DEFAULT_IKE_RULES, DEFAULT_RULES } from "./rules.ts";
+export type { DispatchRules, IkeClass, IkeRules } from "./rules.ts";
+export { DEFAULT_IKE_SCHEDULER_LIMITS, IKE_QUEUE_COUNTERS, IkeScheduler } from "./ike_queue.ts";
+export type {
+  IkeDatagramHandler,
+  IkeQueueCounterName,
+  IkeQueueCounters,
+  IkeSchedulerLimits,
+  IkeSchedulerOptions,
+} from "./ike_queue.ts";
 export type { WorkerSaParams } from "./messages.ts";

@@ -89,8 +89,10 @@ async function ikeCounters(
     timeoutMs: 30_000,
   });
   assertEquals(r.code, 0, r.stderr);
-  const ikev2 = JSON.parse(r.stdout).ikev2.ikev2[0] as Record<string, string>;
-  return Object.fromEntries(Object.entries(ikev2).map(([k, v]) => [k, Number(v)]));
+  // The engine's counters and the appliance's (the IKE scheduler's queue counters among them).
+  const stats = JSON.parse(r.stdout).ikev2;
+  const counters = { ...stats.appliance?.[0], ...stats.ikev2[0] } as Record<string, string>;
+  return Object.fromEntries(Object.entries(counters).map(([k, v]) => [k, Number(v)]));
 }
 
 /** The root `<ike>` of gw2 in one run. */
@@ -369,7 +371,8 @@ async function floodScenario(
         `ping gw1 → gw2 during the flood: ${pingsAnswered}/${PING_COUNT}; ${initiator.name} established ${
           initiatorSeconds.toFixed(1)
         } s after its start, ${initiatorDuringFlood ? "during" : "after"} the flood${await initiator
-          .summary()}`,
+          .summary()}\n` +
+        `gw2's IKE scheduler: ike_queue_peak ${after.ike_queue_peak}, init_queue_peak ${after.init_queue_peak}, ike_queue_dropped ${after.ike_queue_dropped}, init_queue_dropped ${after.init_queue_dropped}, init_queue_expired ${after.init_queue_expired}`,
     );
 
     // The tunnel carried every ping while the flood ran.
