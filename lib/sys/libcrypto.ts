@@ -68,6 +68,30 @@ const LIBCRYPTO_SYMBOLS = {
   },
   /** `(ctx, out, int *outl)`; for GCM decryption 0 means the tag did not verify. */
   EVP_CipherFinal_ex: { parameters: ["pointer", "buffer", "buffer"], result: "i32" },
+  /**
+   * A copy of a built-in cipher's method table (deprecated in OpenSSL 3, absent from builds
+   * without deprecated APIs, hence optional). A context set up with the copy runs the cipher's
+   * own functions directly instead of through the provider layer: see `evp_gcm.ts`.
+   */
+  EVP_CIPHER_meth_dup: { parameters: ["pointer"], result: "pointer", optional: true },
+  EVP_CIPHER_meth_free: { parameters: ["pointer"], result: "void", optional: true },
+  /**
+   * `(ctx, out, in, inl)`: one call into the cipher (for GCM: out NULL feeds AAD, in NULL
+   * finishes; the result is the bytes written, or -1, also for a tag that did not verify).
+   */
+  EVP_Cipher: { parameters: ["pointer", "buffer", "buffer", "u32"], result: "i32" },
+  /** `EVP_Cipher(ctx, NULL, aad, aadlen)`. */
+  EVP_Cipher_aad: {
+    name: "EVP_Cipher",
+    parameters: ["pointer", "pointer", "buffer", "u32"],
+    result: "i32",
+  },
+  /** `EVP_Cipher(ctx, NULL, NULL, 0)`: GCM final (computes or checks the tag). */
+  EVP_Cipher_final: {
+    name: "EVP_Cipher",
+    parameters: ["pointer", "pointer", "pointer", "u32"],
+    result: "i32",
+  },
   /** `(libctx, algorithm, properties)`. */
   EVP_MAC_fetch: { parameters: ["pointer", "buffer", "pointer"], result: "pointer" },
   EVP_MAC_free: { parameters: ["pointer"], result: "void" },
@@ -197,8 +221,48 @@ export function createCipherContext(
   }
 }
 
+/** Method-table copies made by {@link directCipher}, by the cipher they copy. */
+const directCiphers = new Map<bigint, Deno.PointerObject | null>();
+
+/**
+ * This thread's copy of `cipher`'s method table (`EVP_CIPHER_meth_dup`), made once; null when
+ * this libcrypto has no such call or refuses. Contexts initialised with the copy call the
+ * cipher's functions directly (OpenSSL's "legacy" path), skipping the provider dispatch and
+ * `OSSL_PARAM` lookups of every per-packet call. Callers check it against the provider path
+ * before trusting it: `verify` runs once on a new copy, and a copy it rejects (or that
+ * throws) is freed and never offered. Freed by {@link closeLibcrypto}.
+ */
+export function directCipher(
+  cipher: Deno.PointerObject,
+  verify: (copy: Deno.PointerObject) => boolean,
+): Deno.PointerObject | null {
+  const key = BigInt(Deno.UnsafePointer.value(cipher));
+  const known = directCiphers.get(key);
+  if (known !== undefined) return known;
+  const s = libcrypto();
+  let copy: Deno.PointerObject | null = null;
+  if (s.EVP_CIPHER_meth_dup !== null && s.EVP_CIPHER_meth_free !== null) {
+    copy = s.EVP_CIPHER_meth_dup(cipher);
+    let trusted = false;
+    try {
+      trusted = copy !== null && verify(copy);
+    } catch {
+      trusted = false;
+    }
+    if (!trusted && copy !== null) s.EVP_CIPHER_meth_free(copy);
+    if (!trusted) copy = null;
+    s.ERR_clear_error();
+  }
+  directCiphers.set(key, copy);
+  return copy;
+}
+
 /** Closes this thread's libcrypto handle (tests). Contexts must have been disposed. */
 export function closeLibcrypto(): void {
+  for (const copy of directCiphers.values()) {
+    if (copy !== null) library?.symbols.EVP_CIPHER_meth_free?.(copy);
+  }
+  directCiphers.clear();
   library?.close();
   library = undefined;
 }

@@ -64,3 +64,60 @@ Deno.test("HMAC truncation writes only the requested prefix", () => {
   assert.ok(out.subarray(16).every((x) => x === 0xff));
   mac.dispose();
 });
+
+function random(length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  randBytes(out);
+  return out;
+}
+
+Deno.test("GCM: the direct path is in use and matches the provider path byte for byte", () => {
+  const lengths = [0, 1, 15, 16, 17, 1400, 1438, 9000];
+  for (const keyLength of [16, 32]) {
+    const key = random(keyLength);
+    const direct = new EvpAesGcm(key);
+    Deno.env.set("RHP_GCM_PROVIDER_ONLY", "1");
+    let provided: EvpAesGcm;
+    try {
+      provided = new EvpAesGcm(key);
+    } finally {
+      Deno.env.delete("RHP_GCM_PROVIDER_ONLY");
+    }
+    assert.equal(direct.direct, true, "OpenSSL 3.0 here offers the direct path");
+    assert.equal(provided.direct, false);
+    for (const length of lengths) {
+      for (const aadLength of [0, 8, 12]) {
+        const nonce = random(12);
+        const aad = random(aadLength);
+        const plain = random(length);
+        const a = plain.slice();
+        const b = plain.slice();
+        const tagA = new Uint8Array(16);
+        const tagB = new Uint8Array(16);
+        direct.seal(nonce, aad, a, tagA);
+        provided.seal(nonce, aad, b, tagB);
+        const what = `AES-${keyLength * 8} text ${length} aad ${aadLength}`;
+        assert.deepEqual(a, b, `${what}: ciphertext`);
+        assert.deepEqual(tagA, tagB, `${what}: tag`);
+        // Each opens what the other sealed.
+        const c = a.slice();
+        assert.equal(provided.open(nonce, aad, c, tagA), true, `${what}: provider opens`);
+        assert.deepEqual(c, plain);
+        assert.equal(direct.open(nonce, aad, b, tagB), true, `${what}: direct opens`);
+        assert.deepEqual(b, plain);
+        // A forged tag is refused and the text zeroed.
+        const forged = tagA.slice();
+        forged[15]! ^= 1;
+        const d = a.slice();
+        assert.equal(direct.open(nonce, aad, d, forged), false, `${what}: forged tag`);
+        assert.equal(d.every((x) => x === 0), true, `${what}: zeroed after a forged tag`);
+        // The context is usable again after a refusal.
+        const e = a.slice();
+        assert.equal(direct.open(nonce, aad, e, tagA), true, `${what}: open after refusal`);
+        assert.deepEqual(e, plain);
+      }
+    }
+    direct.dispose();
+    provided.dispose();
+  }
+});
