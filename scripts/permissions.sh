@@ -7,7 +7,8 @@
 #   net   also the management server (TCP 127.0.0.1:32501 by default) and `rockhopper ctl`
 #   write rockhopper.xml rewritten by realm changes over the management bus (a temporary file
 #         next to it, then a rename; the old version kept as rockhopper.xml.prev)
-#   env   `rockhopper ctl`: RHP_PASSWORD, RHP_USER, RHP_URL
+#   env   `rockhopper ctl`: RHP_PASSWORD, RHP_USER, RHP_URL; RHP_GCM_PROVIDER_ONLY=1 keeps
+#         AES-GCM on OpenSSL's provider path (FIPS, lib/sys/evp_gcm.ts)
 #
 # These are the main process's. The secure process gets less (lib/auth/secure/command.ts):
 # under `deno run` exactly `--allow-read=<rockhopper.xml, auth.xml, the key store files>
@@ -18,4 +19,4 @@
 # conf/README.md "Processes"), and with -u also run.
 # shellcheck disable=SC2034
 RHP_PERMISSIONS=(--allow-read --allow-net --allow-ffi --allow-run --allow-sys=networkInterfaces
-  --allow-write --allow-env=RHP_PASSWORD,RHP_USER,RHP_URL)
+  --allow-write --allow-env=RHP_PASSWORD,RHP_USER,RHP_URL,RHP_GCM_PROVIDER_ONLY)

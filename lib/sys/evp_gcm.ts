@@ -182,6 +182,9 @@ function disposedError(what: string): LibraryError {
   return new LibraryError(`Cannot ${what} with AES-GCM: the context was disposed`);
 }
 
+/** Set to 1, it keeps AES-GCM on the provider path (scripts/permissions.sh allows reading it). */
+const PROVIDER_ONLY_ENV = "RHP_GCM_PROVIDER_ONLY";
+
 /** Key, nonce, AAD and text of the direct-path check (arbitrary fixed bytes). */
 const CHECK_KEY = Uint8Array.from({ length: 32 }, (_, i) => i * 7 + 1);
 const CHECK_NONCE = Uint8Array.from({ length: GCM_NONCE_LENGTH }, (_, i) => 0xa0 + i);
@@ -194,7 +197,7 @@ const CHECK_TEXT_LENGTH = 1403;
  * path, open it again, and refuse it with one tag bit flipped.
  */
 function directGcm(provided: Deno.PointerObject, keyLength: number): Deno.PointerObject | null {
-  if (Deno.env.get("RHP_GCM_PROVIDER_ONLY") === "1") return null;
+  if (providerOnly()) return null;
   return directCipher(provided, (copy) => {
     const s = libcrypto();
     const key = CHECK_KEY.subarray(0, keyLength);
@@ -250,6 +253,17 @@ function directGcm(provided: Deno.PointerObject, keyLength: number): Deno.Pointe
       for (const ctx of contexts) s.EVP_CIPHER_CTX_free(ctx);
     }
   });
+}
+
+/** `RHP_GCM_PROVIDER_ONLY=1`; false when unset or not readable (no `--allow-env` for it). */
+function providerOnly(): boolean {
+  try {
+    const query = { name: "env", variable: PROVIDER_ONLY_ENV } as const;
+    if (Deno.permissions.querySync(query).state !== "granted") return false;
+    return Deno.env.get(PROVIDER_ONLY_ENV) === "1";
+  } catch {
+    return false;
+  }
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
