@@ -93,3 +93,4 @@ export { GSO_SPLIT_COUNTERS, GsoSplitter } from "./gso_split.ts";
 export type { GsoSplitCounterName, SegmentOutput } from "./gso_split.ts";
 export { GRO_COALESCE_COUNTERS, GroCoalescer } from "./gro_coalesce.ts";
 export type { GroCoalesceCounterName, GroCoalescerOptions } from "./gro_coalesce.ts";
+export { ChecksumMemory, useChecksumMemory } from "./_checksum_wasm.ts";

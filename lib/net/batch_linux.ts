@@ -75,6 +75,11 @@ export interface PacketBatchOptions {
   count: number;
   /** Bytes per slot; 64..{@link MAX_SLOT_SIZE}. */
   slotSize: number;
+  /**
+   * Where the slots live (exactly `count × slotSize` bytes), e.g. a view of the workers'
+   * checksum memory; default a new array. It must outlive the batch and never move.
+   */
+  data?: Uint8Array | undefined;
 }
 
 /**
@@ -136,9 +141,15 @@ export class PacketBatch {
         `Cannot build a packet batch: slot size ${slotSize} is not in 64..${MAX_SLOT_SIZE}`,
       );
     }
+    if (options.data !== undefined && options.data.length !== count * slotSize) {
+      throw new RangeError(
+        `Cannot build a packet batch: ${options.data.length} bytes of slots given, ` +
+          `expected ${count} × ${slotSize}`,
+      );
+    }
     this.count = count;
     this.slotSize = slotSize;
-    this.data = new Uint8Array(count * slotSize);
+    this.data = options.data ?? new Uint8Array(count * slotSize);
     this.lengths = new Int32Array(count);
     this.names = new Uint8Array(count * SOCKADDR_IN);
     this.headers = new Uint8Array(count * StructSize.mmsghdr);
