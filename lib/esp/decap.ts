@@ -69,7 +69,9 @@ export function decapsulate(
     for (let i = 0; i < GCM_IV_LENGTH; i++) nonce[4 + i] = esp[ESP_HEADER_LENGTH + i]!;
     for (let i = 0; i < ESP_HEADER_LENGTH; i++) aad[i] = esp[i]!;
     if (out) out.set(esp.subarray(textStart, textEnd));
-    if (!s.aead.open(nonce, aad, text, esp.subarray(textEnd))) {
+    const tag = s.tag;
+    for (let i = 0; i < tag.length; i++) tag[i] = esp[textEnd + i]!;
+    if (!s.aead.open(nonce, aad, text, tag)) {
       counters.add("dropAuth");
       return EspDropReason.Auth;
     }

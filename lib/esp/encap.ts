@@ -53,21 +53,52 @@ export function encapsulate(
   nextHeader?: number,
 ): number {
   if (sa.direction !== "out" || sa.disposed) return EncapFailure.WrongSa;
-  let nh = nextHeader;
-  if (nh === undefined) {
-    const version = packet.length > 0 ? packet[0]! >> 4 : 0;
-    if (version === 4) nh = NextHeader.Ipv4;
-    else if (version === 6) nh = NextHeader.Ipv6;
-    else {
-      sa.counters.add("dropMalformed");
-      return EncapFailure.UnknownNextHeader;
-    }
+  const nh = nextHeader ?? innerNextHeader(sa, packet, 0, packet.length);
+  if (nh < 0) return nh;
+  const textStart = encapsulatedTextStart(sa);
+  if (textStart + packet.length > out.length) {
+    sa.counters.add("dropTooBig");
+    return EncapFailure.TooBig;
   }
+  out.set(packet, textStart);
+  return encapsulateInPlace(sa, out, packet.length, nh);
+}
 
-  const length = packet.length;
+/**
+ * The next header of the inner packet at `bytes[start, start + length)` (IPv4 or IPv6), or
+ * {@link EncapFailure.UnknownNextHeader}, counted on the SA.
+ */
+function innerNextHeader(sa: EspSa, bytes: Uint8Array, start: number, length: number): number {
+  const version = length > 0 ? bytes[start]! >> 4 : 0;
+  if (version === 4) return NextHeader.Ipv4;
+  if (version === 6) return NextHeader.Ipv6;
+  sa.counters.add("dropMalformed");
+  return EncapFailure.UnknownNextHeader;
+}
+
+/** Where {@link encapsulateInPlace} expects the inner packet: after the ESP header and IV. */
+export function encapsulatedTextStart(sa: EspSa): number {
+  return ESP_HEADER_LENGTH + sa.ivLength;
+}
+
+/**
+ * {@link encapsulate} for an inner packet of `length` bytes that already sits in `out` at
+ * {@link encapsulatedTextStart} (e.g. a GSO segment split straight into a send slot): saves
+ * the copy. Same result and failures.
+ */
+export function encapsulateInPlace(
+  sa: EspSa,
+  out: Uint8Array,
+  length: number,
+  nextHeader?: number,
+): number {
+  if (sa.direction !== "out" || sa.disposed) return EncapFailure.WrongSa;
+  const textStart = ESP_HEADER_LENGTH + sa.ivLength;
+  const nh = nextHeader ?? innerNextHeader(sa, out, textStart, length);
+  if (nh < 0) return nh;
+
   const payload = length + ESP_TRAILER_LENGTH;
   const padLength = (sa.blockSize - (payload % sa.blockSize)) % sa.blockSize;
-  const textStart = ESP_HEADER_LENGTH + sa.ivLength;
   const textEnd = textStart + payload + padLength;
   const total = textEnd + sa.icvLength;
   if (total > out.length) {
@@ -90,7 +121,6 @@ export function encapsulate(
   out[6] = seq >>> 8;
   out[7] = seq;
 
-  out.set(packet, textStart);
   let at = textStart + length;
   for (let i = 1; i <= padLength; i++) out[at++] = i;
   out[at++] = padLength;
@@ -108,7 +138,9 @@ export function encapsulate(
       nonce[8 + i] = out[4 + i]!;
     }
     for (let i = 0; i < ESP_HEADER_LENGTH; i++) aad[i] = out[i]!;
-    s.aead.seal(nonce, aad, out.subarray(textStart, textEnd), out.subarray(textEnd, total));
+    const tag = s.tag;
+    s.aead.seal(nonce, aad, out.subarray(textStart, textEnd), tag);
+    for (let i = 0; i < tag.length; i++) out[textEnd + i] = tag[i]!;
   } else {
     const iv = sa.takeCbcIv();
     out.set(iv, ESP_HEADER_LENGTH);

@@ -44,7 +44,12 @@ export type {
   SequenceSlot,
   UdpEncapsulation,
 } from "./sa.ts";
-export { encapsulate, encapsulatedLength } from "./encap.ts";
+export {
+  encapsulate,
+  encapsulatedLength,
+  encapsulatedTextStart,
+  encapsulateInPlace,
+} from "./encap.ts";
 export { decapsulate } from "./decap.ts";
 export {
   ipVersionOf,

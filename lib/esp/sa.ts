@@ -119,6 +119,8 @@ export interface EspSaState {
   ivPoolOffset: number;
   /** CBC: the computed ICV before comparison (inbound) or copy (outbound). */
   icv: Uint8Array;
+  /** GCM: the tag, copied in or out (a 16-byte copy is cheaper than a view per packet). */
+  tag: Uint8Array;
   /** CBC: the one-element parts list handed to the MAC. */
   macParts: Uint8Array[];
   result: DecapResult;
@@ -249,6 +251,7 @@ export class EspSa {
       ivPool,
       ivPoolOffset: ivPool.length,
       icv: new Uint8Array(isCbc ? this.icvLength : 0),
+      tag: new Uint8Array(isCbc ? 0 : GCM_ICV_LENGTH),
       macParts: [EMPTY],
       result: { packet: EMPTY, nextHeader: 0 },
     };
