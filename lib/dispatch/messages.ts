@@ -55,8 +55,13 @@ export type ControlMessage =
     control: SharedArrayBuffer;
     realms: WorkerRealm[];
     logLevel: LogLevelName;
-    /** The pool's worker counters (shared_state.ts WORKER_COUNTERS, slice `index`). */
+    /**
+     * The pool's worker counters (shared_state.ts: WORKER_COUNTERS and the offload counters,
+     * slice `index`).
+     */
     counters: SharedArrayBuffer;
+    /** This start's heartbeat for the pool's watchdog (shared_state.ts WorkerProgress). */
+    progress: SharedArrayBuffer;
   }
   | { type: "addRealm"; seq: number; realm: WorkerRealm }
   | { type: "removeRealm"; seq: number; id: number }
@@ -87,7 +92,12 @@ export type ControlMessage =
    * `DataPlanePool.crashWorkerForTest` and the pool's CRASH_TEST_ENV switch, never built from
    * outside input.
    */
-  | { type: "crashForTest"; seq: number };
+  | { type: "crashForTest"; seq: number }
+  /**
+   * Tests and debug only: the worker's thread blocks (no loop iteration, no heartbeat) until the
+   * pool's watchdog retires it — a hang. Sent by `DataPlanePool.hangWorkerForTest` only.
+   */
+  | { type: "hangForTest"; seq: number };
 
 /** worker → main. */
 export type WorkerMessage =

@@ -10,7 +10,12 @@
  *   rawEsp: true, events });
  * ```
  */
-export { CONTROL_TIMEOUT_MS, CRASH_TEST_ENV, DataPlanePool } from "./pool.ts";
+export {
+  CONTROL_TIMEOUT_MS,
+  CRASH_TEST_ENV,
+  DataPlanePool,
+  DEFAULT_HANG_TIMEOUT_MS,
+} from "./pool.ts";
 export type {
   DataPlaneEvents,
   DataPlanePoolOptions,
@@ -18,8 +23,12 @@ export type {
   PooledSaState,
   PoolRealm,
 } from "./pool.ts";
-export { WORKER_COUNTERS } from "./shared_state.ts";
-export type { WorkerCounterName } from "./shared_state.ts";
+export { UDP_OFFLOAD_COUNTERS, WORKER_COUNTERS } from "./shared_state.ts";
+export type {
+  OffloadStatisticName,
+  UdpOffloadCounterName,
+  WorkerCounterName,
+} from "./shared_state.ts";
 export { DEFAULT_IKE_RULES, DEFAULT_RULES } from "./rules.ts";
 export type { DispatchRules, IkeClass, IkeRules } from "./rules.ts";
 export { DEFAULT_IKE_SCHEDULER_LIMITS, IKE_QUEUE_COUNTERS, IkeScheduler } from "./ike_queue.ts";

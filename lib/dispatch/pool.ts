@@ -20,6 +20,13 @@
  * replayed. More than `maxRestarts` crashes of one worker in `windowMs` and it stays down: the
  * appliance keeps running (IKE on port 500 and the other workers), its traffic is dropped, and
  * status shows `workers_failed`.
+ *
+ * A worker that hangs (its thread alive, its loop making no progress: an endless loop, a
+ * blocking call) is a crash too. Each worker beats a heartbeat in shared memory once per loop
+ * iteration (WorkerProgress; a worker idle in `poll` wakes every POLL_TIMEOUT_MS); a watchdog
+ * timer terminates one whose heartbeat stood still for `hangTimeoutMs` (plus POLL_TIMEOUT_MS
+ * while it sits in `poll`) and restarts it as above. The hung thread's heartbeat block is
+ * retired: should it ever run again, it stops at its next iteration.
  */
 import { type RestartLimits, RestartPolicy } from "../auth/mod.ts";
 import type { EspSa, SequenceSlot, UdpEncapsulation } from "../esp/mod.ts";
@@ -43,13 +50,20 @@ import {
   createRealmShared,
   createSaShared,
   createWorkerShared,
+  type OffloadCounters,
+  type OffloadStatisticName,
+  offloadStatistics,
   sequenceSlotOf,
+  summedOffloadCounters,
   summedRealmCounters,
   summedSaCounters,
   summedWorkerCounters,
   type WorkerCounterName,
+  WorkerPhase,
+  WorkerProgress,
   workerRealmCounters,
 } from "./shared_state.ts";
+import { POLL_TIMEOUT_MS } from "./worker.ts";
 
 /** How long the main thread waits for a worker to acknowledge control. */
 export const CONTROL_TIMEOUT_MS = 5_000;
@@ -65,6 +79,12 @@ const UDP_BUFFER_BYTES = 4 * 1024 * 1024;
 export const CRASH_TEST_ENV = "ROCKHOPPER_DEBUG_CRASH_DATA_PLANE_WORKERS_AFTER_PACKETS";
 /** How often an armed {@link CRASH_TEST_ENV} looks at the workers' counters. */
 const CRASH_WATCH_MS = 20;
+/** How long a worker's heartbeat may stand still before the watchdog restarts it (default). */
+export const DEFAULT_HANG_TIMEOUT_MS = 5_000;
+/** Shortest `hangTimeoutMs` accepted (a loop iteration must fit with room to spare). */
+const MIN_HANG_TIMEOUT_MS = 100;
+/** Longest interval between two looks of the watchdog. */
+const WATCHDOG_INTERVAL_MS = 1_000;
 
 /** What the pool reports to the appliance. */
 export interface DataPlaneEvents {
@@ -92,6 +112,12 @@ export interface DataPlanePoolOptions {
   rules?: DispatchRules;
   /** Restart back-off and bound of crashed workers; default the secure process's. */
   restartLimits?: Partial<RestartLimits>;
+  /**
+   * A running worker whose loop made no progress for this long (in `poll`: this plus
+   * POLL_TIMEOUT_MS) is hung: terminated and restarted as after a crash. Default
+   * {@link DEFAULT_HANG_TIMEOUT_MS}, at least 100.
+   */
+  hangTimeoutMs?: number;
 }
 
 /** The pool's own counters and its workers' drops, for status output. */
@@ -100,12 +126,15 @@ export type DataPlaneStatistics =
     workers: number;
     /** Workers running now (the others are being restarted, or failed). */
     workersRunning: number;
-    /** Workers that crashed more often than the bound allows and stay down. */
+    /** Workers that crashed (or hung) more often than the bound allows and stay down. */
     workersFailed: number;
     workerCrashes: number;
+    /** Hangs the watchdog found (each terminated and restarted like a crash). */
+    workerHangs: number;
     workerRestarts: number;
   }
-  & Record<WorkerCounterName, number>;
+  & Record<WorkerCounterName, number>
+  & Record<OffloadStatisticName, number>;
 
 /** Shared state of one SA, for the main thread's EspSa and the workers' copies. */
 export interface PooledSaState {
@@ -128,6 +157,11 @@ interface WorkerHandle {
   policy: RestartPolicy;
   restartTimer: ReturnType<typeof setTimeout> | undefined;
   failed: boolean;
+  /** The heartbeat of the worker's current start (a new one per start). */
+  progress: WorkerProgress | undefined;
+  /** The heartbeat the watchdog saw last, and when it last moved. */
+  lastBeats: number;
+  lastProgressAt: number;
   udp: BatchSocket;
   raw: BatchSocket | null;
   wakeFd: number;
@@ -195,13 +229,17 @@ export class DataPlanePool {
   readonly #natT: PoolNatTSocket;
   readonly #workerShared: SharedArrayBuffer;
   readonly #workerCounters: SummedCounters<WorkerCounterName>;
+  readonly #offloadCounters: OffloadCounters;
   readonly #crashAfterPackets: number;
+  readonly #hangTimeoutMs: number;
   /** What is installed, by the pool's record (the source of a restarted worker's state). */
   readonly #realms = new Map<number, PoolRealm>();
   readonly #inboundSas = new Map<number, RecordedSa>();
   readonly #outboundSas = new Map<number, RecordedSa>();
   #crashWatch: ReturnType<typeof setInterval> | undefined;
+  #watchdog: ReturnType<typeof setInterval> | undefined;
   #crashCount = 0;
+  #hangCount = 0;
   #restartCount = 0;
   #started = false;
   #stopped = false;
@@ -212,6 +250,7 @@ export class DataPlanePool {
     events: DataPlaneEvents,
     rules: DispatchRules,
     local: Endpoint,
+    hangTimeoutMs: number,
   ) {
     this.workers = workers;
     this.#handles = handles;
@@ -220,7 +259,9 @@ export class DataPlanePool {
     this.#natT = new PoolNatTSocket(handles[0]!.udp, local);
     this.#workerShared = createWorkerShared(workers);
     this.#workerCounters = summedWorkerCounters(this.#workerShared, workers);
+    this.#offloadCounters = summedOffloadCounters(this.#workerShared, workers);
     this.#crashAfterPackets = crashAfterFromEnv(this.log);
+    this.#hangTimeoutMs = hangTimeoutMs;
   }
 
   /**
@@ -232,6 +273,12 @@ export class DataPlanePool {
     const n = options.workers;
     if (!Number.isInteger(n) || n < 1 || n > 64) {
       throw new RangeError(`Cannot start the data plane: ${n} workers is not in 1..64`);
+    }
+    const hangTimeoutMs = options.hangTimeoutMs ?? DEFAULT_HANG_TIMEOUT_MS;
+    if (!(hangTimeoutMs >= MIN_HANG_TIMEOUT_MS) || !Number.isFinite(hangTimeoutMs)) {
+      throw new RangeError(
+        `Cannot start the data plane: a hang timeout of ${hangTimeoutMs} ms is not ${MIN_HANG_TIMEOUT_MS} ms or more`,
+      );
     }
     const rules = options.rules ?? DEFAULT_RULES;
     const c = libc();
@@ -267,6 +314,9 @@ export class DataPlanePool {
           policy: new RestartPolicy(options.restartLimits),
           restartTimer: undefined,
           failed: false,
+          progress: undefined,
+          lastBeats: 0,
+          lastProgressAt: 0,
           udp,
           raw,
           wakeFd,
@@ -283,7 +333,7 @@ export class DataPlanePool {
     return new DataPlanePool(n, handles, options.events, rules, {
       address: options.address,
       port: options.natTPort,
-    });
+    }, hangTimeoutMs);
   }
 
   /** True when the workers run raw ESP sockets. */
@@ -328,6 +378,11 @@ export class DataPlanePool {
       }),
     );
     if (this.#crashAfterPackets > 0) this.#armCrashes(this.#crashAfterPackets);
+    this.#watchdog = setInterval(
+      () => this.#checkProgress(),
+      Math.min(WATCHDOG_INTERVAL_MS, Math.floor(this.#hangTimeoutMs / 4)),
+    );
+    Deno.unrefTimer(this.#watchdog);
     this.log.info(
       `data plane: ${this.workers} worker(s), UDP ${this.#natT.local.port} in a SO_REUSEPORT group${
         this.rawEsp ? ", raw ESP sockets" : ""
@@ -347,6 +402,8 @@ export class DataPlanePool {
     });
     handle.worker = worker;
     handle.startedAt = Date.now();
+    const progress = new WorkerProgress();
+    handle.progress = progress;
     // A new worker has applied nothing: the control word starts again.
     Atomics.store(handle.control, 0, 0);
     let ready = false;
@@ -359,6 +416,7 @@ export class DataPlanePool {
         }
         handle.worker = undefined;
         worker.terminate();
+        progress.retire();
         reject(startError(index, reason));
       };
       worker.onmessage = (event: MessageEvent<WorkerMessage>) => {
@@ -366,6 +424,8 @@ export class DataPlanePool {
         const message = event.data;
         if (message.type === "ready") {
           ready = true;
+          handle.lastBeats = progress.beats;
+          handle.lastProgressAt = Date.now();
           resolve();
         } else if (message.type === "fatal") failed(message.message);
         else this.#onMessage(handle, message);
@@ -386,23 +446,33 @@ export class DataPlanePool {
       realms: realms.map((r) => this.#workerRealm(r, index)),
       logLevel: getLogLevel(),
       counters: this.#workerShared,
+      progress: progress.shared,
     };
     worker.postMessage(init);
     return started;
   }
 
   /**
-   * A running worker crashed: terminate it, settle its pending control (the record holds what
-   * it carried) and restart it after the back-off, or leave it down past the bound.
+   * A running worker crashed or hung: terminate it, settle its pending control (the record
+   * holds what it carried) and restart it after the back-off, or leave it down past the bound.
+   * Hangs and crashes share the back-off and the bound.
    */
-  #onCrash(handle: WorkerHandle, worker: Worker | undefined, reason: string): void {
+  #onCrash(
+    handle: WorkerHandle,
+    worker: Worker | undefined,
+    reason: string,
+    kind: "crashed" | "hung" = "crashed",
+  ): void {
     if (worker !== undefined && handle.worker !== worker) return; // already handled
     handle.worker = undefined;
     handle.up = false;
     worker?.terminate();
+    // Deno cannot stop a thread stuck in JavaScript: retired, it stops should it ever go on.
+    handle.progress?.retire();
     for (const pending of handle.pending.values()) pending.resolve();
     handle.pending.clear();
-    this.#crashCount++;
+    if (kind === "hung") this.#hangCount++;
+    else this.#crashCount++;
     if (this.#stopped) return;
     const index = handle.index;
     const now = Date.now();
@@ -413,7 +483,9 @@ export class DataPlanePool {
     if (handle.crashes.length > limits.maxRestarts) {
       handle.failed = true;
       this.log.error(
-        `data-plane worker ${index} crashed ${handle.crashes.length} times in ${window} (${reason}): not restarting it; the data plane is degraded (ESP to inbound SAs with SPI % ${this.workers} = ${index}, its TUN queues${
+        `data-plane worker ${index} ${
+          kind === "hung" ? "crashed or hung" : "crashed"
+        } ${handle.crashes.length} times in ${window} (${kind}: ${reason}): not restarting it; the data plane is degraded (ESP to inbound SAs with SPI % ${this.workers} = ${index}, its TUN queues${
           index === 0 ? " and IKE on the NAT-T port" : ""
         } are dropped) until the appliance restarts`,
       );
@@ -421,7 +493,9 @@ export class DataPlanePool {
     }
     const { delayMs } = handle.policy.next(now, now - handle.startedAt);
     this.log.warn(
-      `data-plane worker ${index} crashed: ${reason}; restarting it in ${delayMs} ms (crash ${handle.crashes.length} in ${window}, at most ${limits.maxRestarts} restarts)`,
+      `data-plane worker ${index} ${kind}: ${reason}; restarting it in ${delayMs} ms (${
+        kind === "hung" ? "crash or hang" : "crash"
+      } ${handle.crashes.length} in ${window}, at most ${limits.maxRestarts} restarts)`,
     );
     handle.restartTimer = setTimeout(() => {
       handle.restartTimer = undefined;
@@ -512,15 +586,47 @@ export class DataPlanePool {
     }, CRASH_WATCH_MS);
   }
 
-  /** The pool's counters and its workers' drops (status output). */
+  /**
+   * The watchdog: a running worker whose heartbeat stood still longer than the hang timeout
+   * (plus one poll timeout while it sits in `poll`) is hung.
+   */
+  #checkProgress(): void {
+    const now = Date.now();
+    for (const handle of this.#handles) {
+      const progress = handle.progress;
+      if (!handle.up || handle.worker === undefined || progress === undefined) continue;
+      // Phase before beats: a worker leaving poll beats before it says Busy (worker.ts run).
+      const polling = progress.phase === WorkerPhase.Polling;
+      const beats = progress.beats;
+      if (beats !== handle.lastBeats) {
+        handle.lastBeats = beats;
+        handle.lastProgressAt = now;
+        continue;
+      }
+      const stillMs = now - handle.lastProgressAt;
+      if (stillMs < this.#hangTimeoutMs + (polling ? POLL_TIMEOUT_MS : 0)) continue;
+      this.#onCrash(
+        handle,
+        handle.worker,
+        `no progress for ${(stillMs / 1000).toFixed(1)} s (${
+          polling ? "in poll" : "busy"
+        }); terminated`,
+        "hung",
+      );
+    }
+  }
+
+  /** The pool's counters and its workers' drops and offload counters (status output). */
   statistics(): DataPlaneStatistics {
     return {
       workers: this.workers,
       workersRunning: this.#handles.filter((h) => h.up).length,
       workersFailed: this.#handles.filter((h) => h.failed).length,
       workerCrashes: this.#crashCount,
+      workerHangs: this.#hangCount,
       workerRestarts: this.#restartCount,
       ...this.#workerCounters.snapshot(),
+      ...offloadStatistics(this.#offloadCounters),
     };
   }
 
@@ -530,12 +636,28 @@ export class DataPlanePool {
    * configuration reaches it.
    */
   crashWorkerForTest(index: number): void {
+    this.#postForTest(index, "crashForTest");
+  }
+
+  /**
+   * Tests only: blocks worker `index`'s thread (control message `hangForTest`) until the
+   * watchdog finds it hung and replaces it. No bus action, packet or configuration reaches it.
+   */
+  hangWorkerForTest(index: number): void {
+    this.#postForTest(index, "hangForTest");
+  }
+
+  #postForTest(index: number, type: "crashForTest" | "hangForTest"): void {
     const handle = this.#handles[index];
     if (!handle?.worker || !handle.up) {
-      throw new RangeError(`Cannot crash data-plane worker ${index}: it is not running`);
+      throw new RangeError(
+        `Cannot ${
+          type === "crashForTest" ? "crash" : "hang"
+        } data-plane worker ${index}: it is not running`,
+      );
     }
     const seq = ++handle.seq;
-    handle.worker.postMessage({ type: "crashForTest", seq } satisfies ControlMessage);
+    handle.worker.postMessage({ type, seq } satisfies ControlMessage);
     Atomics.store(handle.control, 0, seq);
     libc().write(handle.wakeFd, WAKE, 8n);
   }
@@ -658,6 +780,7 @@ export class DataPlanePool {
     this.#stopped = true;
     this.#natT.closeSocket();
     clearInterval(this.#crashWatch);
+    clearInterval(this.#watchdog);
     for (const h of this.#handles) clearTimeout(h.restartTimer);
     await Promise.allSettled(
       this.#handles.map((h) => h.up ? this.#send(h, { type: "stop", seq: 0 }) : undefined),
@@ -671,6 +794,7 @@ export class DataPlanePool {
       h.up = false;
       h.worker?.terminate();
       h.worker = undefined;
+      h.progress?.retire();
       h.udp.close();
       h.raw?.close();
       c.close(h.wakeFd);
@@ -686,7 +810,9 @@ export class DataPlanePool {
     const worker = handle.worker;
     // Down or starting again: the record holds the change, the restart applies it.
     if (!worker || !handle.up) return Promise.resolve();
-    if (message.type === "init" || message.type === "crashForTest") {
+    if (
+      message.type === "init" || message.type === "crashForTest" || message.type === "hangForTest"
+    ) {
       throw new RangeError(`${message.type} is not sent by #send`);
     }
     const seq = ++handle.seq;

@@ -23,11 +23,14 @@
  */
 import { LibcryptoProvider } from "../crypto/mod.ts";
 import {
+  ChecksumMemory,
   classifyUdpEncap,
   createInboundContext,
   deliverInboundEsp,
   EncapFailure,
   encapsulate,
+  encapsulatedTextStart,
+  encapsulateInPlace,
   ESP_HEADER_LENGTH,
   EspSa,
   espSpiOf,
@@ -39,8 +42,10 @@ import {
   ipVersionOf,
   parsePrefix,
   Sadb,
+  type SegmentOutput,
   type TunToPeerCounterName,
   UdpEncapKind,
+  useChecksumMemory,
 } from "../esp/mod.ts";
 import { type Counters, Logger } from "../log/mod.ts";
 import {
@@ -59,9 +64,13 @@ import {
 import { IpProtocol, libc } from "../sys/mod.ts";
 import type { ControlMessage, WorkerMessage, WorkerRealm, WorkerSaParams } from "./messages.ts";
 import {
+  type OffloadCounters,
   sequenceSlotOf,
   type WorkerCounterName,
   workerCounters,
+  workerOffloadCounters,
+  WorkerPhase,
+  type WorkerProgress,
   workerRealmCounters,
   workerSaCounters,
 } from "./shared_state.ts";
@@ -73,6 +82,10 @@ export const BATCH_SIZE = 64;
  * when used).
  */
 const SLOT_SIZE = MAX_SLOT_SIZE;
+/** Largest tunnel MTU (conf: `<tunnel mtu>` ≤ 9000) plus room for headers: one GSO segment. */
+const MAX_SEGMENT_SIZE = 9000 + 64;
+/** Packet memory beyond its buffers: alignment padding (64 bytes per buffer at most). */
+const PACKET_MEMORY_SLACK = 65536;
 /** Upper bound of one blocking poll: a lost wake-up stalls control at most this long. */
 export const POLL_TIMEOUT_MS = 500;
 /** Least interval between two no-route reports of a realm to the main thread. */
@@ -104,7 +117,8 @@ interface RealmState {
 
 interface RealmOffload {
   splitter: GsoSplitter;
-  segments: { segments: Uint8Array[]; lengths: Uint32Array; start: number };
+  /** The worker's split output (shared by its realms). */
+  segments: SegmentOutput & { start: number };
   coalescer: GroCoalescer;
   /** Decrypted packets of the current inbound batch (views into its slots) to coalesce. */
   pending: Uint8Array[];
@@ -192,10 +206,20 @@ export class DataPlaneWorker {
   readonly #outbound = new Map<number, OutboundRecord>();
   readonly #outboundBySa = new Map<EspSa, OutboundRecord>();
   readonly #tunBatch = new PacketBatch({ count: BATCH_SIZE, slotSize: SLOT_SIZE });
-  readonly #udpSend = new PacketBatch({ count: BATCH_SIZE, slotSize: SLOT_SIZE });
-  readonly #rawSend = new PacketBatch({ count: BATCH_SIZE, slotSize: SLOT_SIZE });
-  readonly #udpReceive = new PacketBatch({ count: BATCH_SIZE, slotSize: SLOT_SIZE });
+  readonly #udpSend: PacketBatch;
+  readonly #rawSend: PacketBatch;
+  readonly #udpReceive: PacketBatch;
   readonly #rawReceive: PacketBatch | null;
+  /**
+   * Where the buffers whose TCP checksums are summed live (received ESP, decrypted in place,
+   * and GSO segments): WebAssembly memory with the SIMD checksum (lib/esp/_checksum_wasm.ts);
+   * null where WebAssembly is not available (plain arrays, the JavaScript checksum).
+   */
+  readonly #packetMemory: ChecksumMemory | null;
+  /** GSO split output, shared by the realms (each outbound batch uses it up at once). */
+  readonly #segments: SegmentOutput & { start: number };
+  /** {@link #sendViews}, by send batch and ESP text offset. */
+  readonly #sendViewCache = new Map<PacketBatch, Map<number, SegmentOutput & { start: number }>>();
   #poll!: PollSet;
   #pollRealms: RealmState[] = [];
   /** Packets queued in the send batches (see {@link #flush}). */
@@ -207,6 +231,16 @@ export class DataPlaneWorker {
   #stopSeq = 0;
   /** Drops before a packet belongs to an SA (shared memory: they survive a restart). */
   readonly counters: Counters<WorkerCounterName>;
+  /** GSO split, GRO coalesce and UDP offload counters (shared memory, like {@link counters}). */
+  readonly offloadCounters: OffloadCounters;
+  /** The UDP socket's offload figures already added to `offloadCounters.udp`. */
+  readonly #udpPublished = {
+    gsoMessages: 0,
+    gsoDatagrams: 0,
+    gsoRefused: 0,
+    groBuffers: 0,
+    groDatagrams: 0,
+  };
 
   constructor(init: InitMessage, post: (message: WorkerMessage) => void) {
     this.index = init.index;
@@ -215,12 +249,33 @@ export class DataPlaneWorker {
     this.#post = post;
     this.#control = new Int32Array(init.control);
     this.counters = workerCounters(init.counters, init.index);
+    this.offloadCounters = workerOffloadCounters(init.counters, init.index);
     this.#wakeFd = init.wakeFd;
     this.#udp = new BatchSocket(init.udpFd);
     this.#raw = init.rawFd >= 0 ? new BatchSocket(init.rawFd) : null;
-    this.#rawReceive = this.#raw
-      ? new PacketBatch({ count: BATCH_SIZE, slotSize: SLOT_SIZE })
-      : null;
+    const slotBytes = BATCH_SIZE * SLOT_SIZE;
+    const segmentBytes = BATCH_SIZE * MAX_SEGMENT_SIZE;
+    // Receive and send batches (GSO segments are split into the send slots), with raw ESP
+    // twice, and the split output of the fallback path.
+    this.#packetMemory = ChecksumMemory.create(
+      slotBytes * (this.#raw ? 4 : 2) + segmentBytes + PACKET_MEMORY_SLACK,
+    );
+    useChecksumMemory(this.#packetMemory);
+    const memory = this.#packetMemory;
+    const batch = () =>
+      new PacketBatch({ count: BATCH_SIZE, slotSize: SLOT_SIZE, data: memory?.alloc(slotBytes) });
+    this.#udpReceive = batch();
+    this.#udpSend = batch();
+    this.#rawReceive = this.#raw ? batch() : null;
+    this.#rawSend = this.#raw ? batch() : new PacketBatch({ count: 1, slotSize: 64 });
+    this.#segments = {
+      segments: Array.from(
+        { length: BATCH_SIZE },
+        () => memory?.alloc(MAX_SEGMENT_SIZE) ?? new Uint8Array(MAX_SEGMENT_SIZE),
+      ),
+      lengths: new Uint32Array(BATCH_SIZE),
+      start: 0,
+    };
     for (const realm of init.realms) this.#addRealm(realm);
     this.#rebuildPoll();
   }
@@ -352,18 +407,19 @@ export class DataPlaneWorker {
     const tun = new TunQueue(realm.tunFd);
     // Offloads also coalesce on the UDP socket (UDP GRO); inboundUdp splits what comes in.
     if (realm.offload && !this.#udp.gro && !this.#udp.enableGro()) {
+      this.offloadCounters.udp.add("udpGroRefused");
       this.log.debug("UDP GRO refused by the kernel: datagrams arrive one by one");
     }
     const segmentSize = Math.max(2048, realm.mtu + 64);
     const offload: RealmOffload | null = realm.offload
       ? {
-        splitter: new GsoSplitter(),
-        segments: {
-          segments: Array.from({ length: BATCH_SIZE }, () => new Uint8Array(segmentSize)),
-          lengths: new Uint32Array(BATCH_SIZE),
-          start: 0,
-        },
-        coalescer: new GroCoalescer({ maxPackets: BATCH_SIZE, maxPacketLength: segmentSize }),
+        splitter: new GsoSplitter({ counters: this.offloadCounters.split }),
+        segments: this.#segments,
+        coalescer: new GroCoalescer({
+          maxPackets: BATCH_SIZE,
+          maxPacketLength: segmentSize,
+          counters: this.offloadCounters.coalesce,
+        }),
         pending: new Array<Uint8Array>(BATCH_SIZE),
         pendingCount: 0,
       }
@@ -439,18 +495,29 @@ export class DataPlaneWorker {
     this.#poll = new PollSet(fds);
   }
 
-  /** Runs until a `stop` message; then acknowledges it. */
-  async run(): Promise<void> {
+  /**
+   * Runs until a `stop` message; then acknowledges it. Beats `progress` once per iteration (the
+   * pool's watchdog) and returns at once, acknowledging nothing, when the pool retired it.
+   */
+  async run(progress: WorkerProgress): Promise<void> {
     const control = this.#control;
     let busy = false;
     while (!this.#stopping) {
+      progress.beat();
+      if (progress.retired) return; // replaced after a hang: touch nothing of the new worker's
       // 0. control first
       if (Atomics.load(control, 0) !== this.#applied) {
         await macrotask();
         continue;
       }
       // 1. wait (only when the last round emptied every source), and see who is ready
+      if (!busy) progress.setPhase(WorkerPhase.Polling);
       const ready = this.#poll.wait(busy ? 0 : POLL_TIMEOUT_MS);
+      if (!busy) {
+        // A beat first: a watchdog that reads Busy then sees a count that moved after the poll.
+        progress.beat();
+        progress.setPhase(WorkerPhase.Busy);
+      }
       if (ready === 0) {
         if (!busy) await macrotask(); // idle: let timers and messages run
         busy = false;
@@ -509,7 +576,31 @@ export class DataPlaneWorker {
     for (let i = 0; i < realms.length; i++) {
       if (poll.ready(at + i) && this.#outboundBatch(realms[i]!)) busy = true;
     }
+    this.#publishUdpOffload();
     return busy;
+  }
+
+  /** Adds what the UDP socket's offload figures grew by since the last call to the counters. */
+  #publishUdpOffload(): void {
+    const stats = this.#udp.stats;
+    const published = this.#udpPublished;
+    const counters = this.offloadCounters.udp;
+    if (stats.txSegmentedMessages !== published.gsoMessages) {
+      counters.add("udpGsoMessages", stats.txSegmentedMessages - published.gsoMessages);
+      counters.add("udpGsoDatagrams", stats.txSegmentedDatagrams - published.gsoDatagrams);
+      published.gsoMessages = stats.txSegmentedMessages;
+      published.gsoDatagrams = stats.txSegmentedDatagrams;
+    }
+    if (stats.txSegmentationFailures !== published.gsoRefused) {
+      counters.add("udpGsoRefused", stats.txSegmentationFailures - published.gsoRefused);
+      published.gsoRefused = stats.txSegmentationFailures;
+    }
+    if (stats.rxCoalescedBuffers !== published.groBuffers) {
+      counters.add("udpGroBuffers", stats.rxCoalescedBuffers - published.groBuffers);
+      counters.add("udpGroDatagrams", stats.rxCoalescedDatagrams - published.groDatagrams);
+      published.groBuffers = stats.rxCoalescedBuffers;
+      published.groDatagrams = stats.rxCoalescedDatagrams;
+    }
   }
 
   /** Step 3 for one realm; true when the batch was full (more may be queued). */
@@ -523,24 +614,105 @@ export class DataPlaneWorker {
         this.#encryptOne(realm, batch.slots[i]!.subarray(0, batch.lengths[i]!));
         continue;
       }
-      // An offload frame: a plain packet behind its header, or a TCP super packet to split.
-      const frame = batch.slots[i]!.subarray(0, batch.lengths[i]!);
-      const output = offload.segments;
-      let count = offload.splitter.split(frame, output);
-      if (count === 0) {
-        this.#encryptOne(realm, frame.subarray(VNET_HDR_LENGTH));
-        continue;
-      }
-      if (count < 0) realm.outbound.add("dropMalformed");
-      while (count > 0) {
-        for (let j = 0; j < count; j++) {
-          this.#encryptOne(realm, output.segments[j]!.subarray(0, output.lengths[j]!));
-        }
-        count = offload.splitter.splitMore(output);
-      }
+      this.#outboundFrame(realm, offload, batch.slots[i]!.subarray(0, batch.lengths[i]!));
     }
     this.#flush(realm);
     return n === batch.count;
+  }
+
+  /**
+   * Step 3 for one offload frame (vnet header + packet). A TCP super packet is split straight
+   * into the send slots of its SA, behind room for the ESP header, and encrypted there: one SA
+   * lookup for all its segments and no copy. Anything else goes through {@link #encryptOne}.
+   */
+  #outboundFrame(realm: RealmState, offload: RealmOffload, frame: Uint8Array): void {
+    const packet = frame.subarray(VNET_HDR_LENGTH);
+    const sa = ipVersionOf(packet) === 0 ? undefined : realm.sadb.lookupOutbound(packet);
+    const record = sa === undefined ? undefined : this.#outboundBySa.get(sa);
+    if (sa === undefined || record === undefined || (!record.udp && this.#raw === null)) {
+      this.#splitThenEncrypt(realm, offload, frame);
+      return;
+    }
+    const udp = record.udp;
+    const target = udp ? this.#udpSend : this.#rawSend;
+    const output = this.#sendViews(target, encapsulatedTextStart(sa));
+    if ((udp ? this.#udpCount : this.#rawCount) === target.count) this.#flush(realm);
+    output.start = udp ? this.#udpCount : this.#rawCount;
+    let count = offload.splitter.split(frame, output);
+    if (count === 0) {
+      this.#encryptOne(realm, packet);
+      return;
+    }
+    if (count < 0) realm.outbound.add("dropMalformed");
+    const counters = realm.outbound;
+    while (count > 0) {
+      const first = output.start;
+      const end = first + count;
+      for (let slot = first; slot < end; slot++) {
+        const inner = output.lengths[slot]!;
+        counters.add("rxPackets");
+        counters.add("rxBytes", inner);
+        const length = encapsulateInPlace(sa, target.slots[slot]!, inner);
+        if (length < 0) {
+          // The SA refuses (exhausted, removed): the rest of the super packet goes too.
+          const lost = end - slot + offload.splitter.pendingSegments;
+          counters.add(ENCAP_COUNTER[length] ?? "dropEncap", lost);
+          if (udp) this.#udpCount = slot;
+          else this.#rawCount = slot;
+          return;
+        }
+        target.setLength(slot, length);
+        target.setName(slot, record.sockaddr);
+        counters.add("txPackets");
+        counters.add("txBytes", length);
+      }
+      if (udp) this.#udpCount = end;
+      else this.#rawCount = end;
+      if (end === target.count) this.#flush(realm);
+      output.start = udp ? this.#udpCount : this.#rawCount;
+      count = offload.splitter.splitMore(output);
+    }
+  }
+
+  /** The offload path without an SA (or socket): split, then {@link #encryptOne} counts each. */
+  #splitThenEncrypt(realm: RealmState, offload: RealmOffload, frame: Uint8Array): void {
+    const output = offload.segments;
+    output.start = 0;
+    let count = offload.splitter.split(frame, output);
+    if (count === 0) {
+      this.#encryptOne(realm, frame.subarray(VNET_HDR_LENGTH));
+      return;
+    }
+    if (count < 0) realm.outbound.add("dropMalformed");
+    while (count > 0) {
+      for (let j = 0; j < count; j++) {
+        this.#encryptOne(realm, output.segments[j]!.subarray(0, output.lengths[j]!));
+      }
+      count = offload.splitter.splitMore(output);
+    }
+  }
+
+  /**
+   * Split output over the slots of send batch `target`, each view starting `textStart` bytes
+   * in (where {@link encapsulateInPlace} wants the inner packet); made once per batch and
+   * offset.
+   */
+  #sendViews(target: PacketBatch, textStart: number): SegmentOutput & { start: number } {
+    let byOffset = this.#sendViewCache.get(target);
+    if (byOffset === undefined) {
+      byOffset = new Map();
+      this.#sendViewCache.set(target, byOffset);
+    }
+    let views = byOffset.get(textStart);
+    if (views === undefined) {
+      views = {
+        segments: target.slots.map((slot) => slot.subarray(textStart)),
+        lengths: new Uint32Array(target.count),
+        start: 0,
+      };
+      byOffset.set(textStart, views);
+    }
+    return views;
   }
 
   /** Writes what the offload queues collected from an inbound batch (step 2's last part). */

@@ -6,15 +6,18 @@
  * take them from the main thread too.)
  *
  * A crash (an exception escaping the loop, an uncaught error) reaches the pool, which restarts
- * the worker (pool.ts). `crashForTest`, from the main thread only, makes one on purpose.
+ * the worker (pool.ts); so does a hang (the loop's heartbeat stops: the pool's watchdog).
+ * `crashForTest` and `hangForTest`, from the main thread only, make one on purpose.
  */
 /// <reference lib="deno.worker" />
 import { setLogLevel, setLogSinks } from "../log/mod.ts";
 import type { ControlMessage, WorkerMessage } from "./messages.ts";
+import { WorkerProgress } from "./shared_state.ts";
 import { DataPlaneWorker } from "./worker.ts";
 
 const post = (message: WorkerMessage) => self.postMessage(message);
 let worker: DataPlaneWorker | undefined;
+let progress: WorkerProgress | undefined;
 
 self.onmessage = (event: MessageEvent<ControlMessage>) => {
   const message = event.data;
@@ -23,6 +26,12 @@ self.onmessage = (event: MessageEvent<ControlMessage>) => {
     setTimeout(() => {
       throw new Error("test crash (crashForTest)");
     }, 0);
+    return;
+  }
+  if (message.type === "hangForTest") {
+    // Blocks the thread, as a stuck system call would, until the watchdog has replaced it (a
+    // JavaScript endless loop would outlive Worker.terminate() in Deno 2.9 and keep the process).
+    progress?.waitUntilRetired();
     return;
   }
   if (message.type !== "init") {
@@ -38,6 +47,7 @@ self.onmessage = (event: MessageEvent<ControlMessage>) => {
       tag: record.tag,
       message: record.message,
     })]);
+  progress = new WorkerProgress(message.progress);
   try {
     worker = new DataPlaneWorker(message, post);
   } catch (e) {
@@ -45,7 +55,7 @@ self.onmessage = (event: MessageEvent<ControlMessage>) => {
     return;
   }
   post({ type: "ready" });
-  worker.run().then(
+  worker.run(progress).then(
     () => self.close(),
     (e) => post({ type: "fatal", message: (e as Error).message }),
   );

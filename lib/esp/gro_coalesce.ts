@@ -78,6 +78,8 @@ export interface GroCoalescerOptions {
   maxPacketLength?: number;
   /** Verify TCP checksums before merging (default true; see the module comment). */
   verifyChecksums?: boolean;
+  /** Counters to add to (e.g. a worker's, in shared memory); default its own. */
+  counters?: Counters<GroCoalesceCounterName>;
 }
 
 /** Per-packet classification. */
@@ -109,7 +111,7 @@ const NO_PACKETS: readonly Uint8Array[] = [];
  * ```
  */
 export class GroCoalescer {
-  readonly counters: Counters<GroCoalesceCounterName> = new Counters(GRO_COALESCE_COUNTERS);
+  readonly counters: Counters<GroCoalesceCounterName>;
   /** Where the frames are built; frame i is `arena[frameOffsets[i], + frameLengths[i])`. */
   readonly arena: Uint8Array;
   readonly frameOffsets: Uint32Array;
@@ -146,6 +148,7 @@ export class GroCoalescer {
 
   /** Throws `RangeError` for a `maxPackets` < 1 or a `maxPacketLength` outside 20..65535. */
   constructor(options: GroCoalescerOptions = {}) {
+    this.counters = options.counters ?? new Counters(GRO_COALESCE_COUNTERS);
     const maxPackets = options.maxPackets ?? 64;
     const maxPacketLength = options.maxPacketLength ?? VNET_MAX_PACKET_LENGTH;
     if (!Number.isInteger(maxPackets) || maxPackets < 1) {

@@ -120,7 +120,8 @@ const NO_FRAME = new Uint8Array(0);
  * ```
  */
 export class GsoSplitter {
-  readonly counters: Counters<GsoSplitCounterName> = new Counters(GSO_SPLIT_COUNTERS);
+  /** Its own counters, or the ones given (e.g. a worker's, in shared memory). */
+  readonly counters: Counters<GsoSplitCounterName>;
   readonly #hdr: VnetHdr = createVnetHdr();
   // The super packet being split: its frame and what every segment needs.
   #frame: Uint8Array = NO_FRAME;
@@ -134,6 +135,10 @@ export class GsoSplitter {
   #addressSum = 0;
   #firstSeq = 0;
   #firstId = 0;
+
+  constructor(options: { counters?: Counters<GsoSplitCounterName> } = {}) {
+    this.counters = options.counters ?? new Counters(GSO_SPLIT_COUNTERS);
+  }
 
   /** The vnet header of the last frame given to {@link split} (valid unless it was too short). */
   get header(): Readonly<VnetHdr> {

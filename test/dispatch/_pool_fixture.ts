@@ -1,9 +1,20 @@
 /**
  * Shared set-up of the dispatch tests with real worker threads on loopback: "TUN queues" as
- * Unix datagram socket pairs, a free loopback UDP port and a polling wait.
+ * Unix datagram socket pairs, a free loopback UDP port, a polling wait and SA pairs.
  */
 import { assertEquals } from "../_assert.ts";
-import { boundPort, openBatchUdpSocket } from "../../lib/net/mod.ts";
+import { LibcryptoProvider } from "../../lib/crypto/mod.ts";
+import { EspSa, type UdpEncapsulation } from "../../lib/esp/mod.ts";
+import { type BatchSocket, boundPort, openBatchUdpSocket } from "../../lib/net/mod.ts";
+import { setLogSinks } from "../../lib/log/mod.ts";
+import { libc } from "../../lib/sys/mod.ts";
+import {
+  DataPlanePool,
+  type DataPlanePoolOptions,
+  type PooledSaState,
+  type WorkerSaParams,
+} from "../../lib/dispatch/mod.ts";
+import { randomBytes } from "../esp/_helpers.ts";
 
 export const LOOPBACK = "127.0.0.1";
 
@@ -50,4 +61,124 @@ export function freePort(): number {
   const port = boundPort(probe.fd);
   probe.close();
   return port;
+}
+
+/** An SA of a pool (the worker side's parameters and shared state) and the peer's twin. */
+export interface PooledSaPair {
+  params: WorkerSaParams;
+  state: PooledSaState;
+  /** The peer's SA of the other direction (same SPI and key), for `encapsulate`/`decapsulate`. */
+  peer: EspSa;
+}
+
+/**
+ * A fresh AES-GCM SA for `pool` over UDP `encapsulation` (the pool's port → the peer) and the
+ * peer's matching SA; the caller disposes `peer`.
+ */
+export function pooledSaPair(
+  pool: DataPlanePool,
+  options: { spi: number; direction: "in" | "out"; encapsulation: UdpEncapsulation },
+): PooledSaPair {
+  const key = randomBytes(36);
+  const state = pool.createSaState();
+  const params: WorkerSaParams = {
+    spi: options.spi,
+    direction: options.direction,
+    encryption: "aes-gcm-16",
+    integrity: "none",
+    encryptionKey: key,
+    integrityKey: new Uint8Array(0),
+    ...(options.direction === "in" ? { replayWindow: 64 } : {}),
+    encapsulation: options.encapsulation,
+    peerAddress: LOOPBACK,
+    shared: state.shared,
+  };
+  const peer = new EspSa({
+    spi: options.spi,
+    direction: options.direction === "in" ? "out" : "in",
+    encryption: "aes-gcm-16",
+    integrity: "none",
+    encryptionKey: key,
+    encapsulation: null,
+    peerAddress: LOOPBACK,
+    crypto: new LibcryptoProvider(),
+    replayWindow: 0,
+  });
+  return { params, state, peer };
+}
+
+/** A started pool of two workers on loopback with one realm (id 1) on packet pipes. */
+export interface LoopbackPool {
+  pool: DataPlanePool;
+  /** Log lines written while it ran. */
+  logs: string[];
+  /** [worker end, test end] of each worker's "TUN queue". */
+  pipes: [number, number][];
+  /** The peer's UDP socket. */
+  peer: BatchSocket;
+  /** The pool's NAT-T port. */
+  port: number;
+  /** The pool's port → the peer, for {@link pooledSaPair}. */
+  encapsulation: UdpEncapsulation;
+  /** Stops the pool, closes the pipes and the peer, restores the log sinks. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens and starts a pool of two workers on a free loopback port, one realm of `offload`
+ * queues, log lines collected; `close` undoes it all.
+ */
+export async function startLoopbackPool(
+  options: Partial<Pick<DataPlanePoolOptions, "restartLimits" | "hangTimeoutMs">> & {
+    offload?: boolean;
+  } = {},
+): Promise<LoopbackPool> {
+  const logs: string[] = [];
+  const previousSinks = setLogSinks([(_r, line) => logs.push(line)]);
+  const port = freePort();
+  const pool = DataPlanePool.open({
+    workers: 2,
+    address: LOOPBACK,
+    natTPort: port,
+    rawEsp: false,
+    events: { onIke: () => {}, onKeepalive: () => {}, onRemote: () => {}, onNoRoute: () => {} },
+    ...(options.restartLimits ? { restartLimits: options.restartLimits } : {}),
+    ...(options.hangTimeoutMs === undefined ? {} : { hangTimeoutMs: options.hangTimeoutMs }),
+  });
+  const pipes = [packetPipe(), packetPipe()];
+  const peer = openBatchUdpSocket({ address: LOOPBACK, port: 0 });
+  const close = async () => {
+    await pool.stop();
+    for (const [a, b] of pipes) {
+      libc().close(a);
+      libc().close(b);
+    }
+    peer.close();
+    setLogSinks(previousSinks);
+  };
+  try {
+    await pool.start([{
+      id: 1,
+      name: "rhp-loopback",
+      mtu: 1400,
+      queues: pipes.map(([worker]) => worker),
+      counters: pool.createRealmCounters().shared,
+      offload: options.offload ?? false,
+    }]);
+  } catch (e) {
+    await close();
+    throw e;
+  }
+  return {
+    pool,
+    logs,
+    pipes,
+    peer,
+    port,
+    encapsulation: {
+      local: { address: LOOPBACK, port },
+      remote: { address: LOOPBACK, port: boundPort(peer.fd) },
+    },
+    close,
+  };
 }

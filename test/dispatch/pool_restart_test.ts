@@ -155,10 +155,13 @@ Deno.test("a crashed worker is restarted with its SAs, sequence numbers continue
       logs.some((l) => /WARN.*data-plane worker 1 crashed: .*test crash/i.test(l)),
       `one warning with the reason:\n${logs.join("\n")}`,
     );
-    assert(
-      logs.some((l) =>
-        /data-plane worker 1 is back: 1 realm\(s\), 1 inbound and 1 outbound/.test(l)
-      ),
+    // Logged once the re-installed state is acknowledged, a little after the restart count.
+    await until(
+      () =>
+        logs.some((l) =>
+          /data-plane worker 1 is back: 1 realm\(s\), 1 inbound and 1 outbound/.test(l)
+        ),
+      5000,
       "one info line when it is back",
     );
 

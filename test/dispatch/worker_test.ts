@@ -85,6 +85,7 @@ function fixture(offload = false): Fixture {
     }],
     logLevel: "warn",
     counters: createWorkerShared(1),
+    progress: new SharedArrayBuffer(12),
   }, (m) => messages.push(m));
   return {
     worker,
