@@ -33,7 +33,6 @@ import {
   pseudoHeaderAddressSum,
   readU16,
   readU32,
-  setIpv4HeaderChecksum,
   sumWords,
   TCP_CHECKSUM_OFFSET,
   TCP_FLAGS_OFFSET,
@@ -86,6 +85,7 @@ export interface SegmentOutput {
 const IPV4_TOTAL_LENGTH = 2;
 const IPV4_ID = 4;
 const IPV4_PROTOCOL = 9;
+const IPV4_CHECKSUM = 10;
 /** IPv6 header: offset of payload length and next header; fixed header length. */
 const IPV6_PAYLOAD_LENGTH = 4;
 const IPV6_NEXT_HEADER = 6;
@@ -135,6 +135,8 @@ export class GsoSplitter {
   #addressSum = 0;
   #firstSeq = 0;
   #firstId = 0;
+  /** IPv4: sum of the header without total length, identification and checksum. */
+  #ipv4FixedSum = 0;
 
   constructor(options: { counters?: Counters<GsoSplitCounterName> } = {}) {
     this.counters = options.counters ?? new Counters(GSO_SPLIT_COUNTERS);
@@ -219,6 +221,13 @@ export class GsoSplitter {
     this.#addressSum = pseudoHeaderAddressSum(frame, p, isIpv6, IP_PROTOCOL_TCP);
     this.#firstSeq = readU32(frame, tcp + 4);
     this.#firstId = isIpv6 ? 0 : readU16(frame, p + IPV4_ID);
+    if (!isIpv6) {
+      // Per segment only the length and ID change: its header checksum is this plus those two.
+      // (+ 3 × 0xffff keeps it positive: one's complement sums are taken modulo 0xffff.)
+      this.#ipv4FixedSum = sumWords(frame, p, p + ipHeaderLength) + 3 * 0xffff -
+        readU16(frame, p + IPV4_TOTAL_LENGTH) - readU16(frame, p + IPV4_ID) -
+        readU16(frame, p + IPV4_CHECKSUM);
+    }
     this.#frame = frame;
     this.#count = Math.ceil(this.#payloadLength / this.#mss);
     this.counters.add("superPackets");
@@ -266,9 +275,10 @@ export class GsoSplitter {
       if (this.#isIpv6) {
         writeU16(out, IPV6_PAYLOAD_LENGTH, segmentLength - IPV6_HEADER_LENGTH);
       } else {
+        const id = (this.#firstId + i) & 0xffff;
         writeU16(out, IPV4_TOTAL_LENGTH, segmentLength);
-        writeU16(out, IPV4_ID, this.#firstId + i);
-        setIpv4HeaderChecksum(out, 0, ipHeaderLength);
+        writeU16(out, IPV4_ID, id);
+        writeU16(out, IPV4_CHECKSUM, ~foldSum(this.#ipv4FixedSum + segmentLength + id));
       }
       writeU32(out, ipHeaderLength + 4, this.#firstSeq + i * mss);
       let flags = out[ipHeaderLength + TCP_FLAGS_OFFSET]!;
