@@ -434,6 +434,10 @@ async function loadLab(
       remoteTs: RIGHT_LAN,
       childName: "c0",
       logLevels: { ike: 1, chd: 1, cfg: 1, knl: 0, net: 0 },
+      // Each parallel `swanctl --initiate` holds one of charon's worker threads until its child
+      // is up; with the default 16, received responses can wait in charon's job queue behind
+      // them until a blocked initiate times out (seen: a response processed 60 s late).
+      extraCharonConfig: `    threads = ${4 * INITIATE_PARALLELISM}\n`,
     });
     artifacts.add("gen", gen);
     // kernel-libipsec routes each child with a source address inside its local selector, so
