@@ -640,7 +640,9 @@ export class DataPlaneWorker {
     output.start = udp ? this.#udpCount : this.#rawCount;
     let count = offload.splitter.split(frame, output);
     if (count === 0) {
-      this.#encryptOne(realm, packet);
+      realm.outbound.add("rxPackets");
+      realm.outbound.add("rxBytes", packet.length);
+      this.#queue(realm, sa, record, packet);
       return;
     }
     if (count < 0) realm.outbound.add("dropMalformed");
@@ -742,6 +744,12 @@ export class DataPlaneWorker {
       counters.add("txErrors");
       return;
     }
+    this.#queue(realm, sa, record, packet);
+  }
+
+  /** Encrypts `packet` for `sa` (already looked up) into the next slot of its send batch. */
+  #queue(realm: RealmState, sa: EspSa, record: OutboundRecord, packet: Uint8Array): void {
+    const counters = realm.outbound;
     const target = record.udp ? this.#udpSend : this.#rawSend;
     if ((record.udp ? this.#udpCount : this.#rawCount) === target.count) this.#flush(realm);
     const slot = record.udp ? this.#udpCount : this.#rawCount;
