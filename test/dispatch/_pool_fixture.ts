@@ -2,19 +2,20 @@
  * Shared set-up of the dispatch tests with real worker threads on loopback: "TUN queues" as
  * Unix datagram socket pairs, a free loopback UDP port, a polling wait and SA pairs.
  */
-import { assertEquals } from "../_assert.ts";
+import { assert, assertEquals } from "../_assert.ts";
 import { LibcryptoProvider } from "../../lib/crypto/mod.ts";
-import { EspSa, type UdpEncapsulation } from "../../lib/esp/mod.ts";
-import { type BatchSocket, boundPort, openBatchUdpSocket } from "../../lib/net/mod.ts";
+import { encapsulate, EspSa, type UdpEncapsulation } from "../../lib/esp/mod.ts";
+import { type BatchSocket, boundPort, openBatchUdpSocket, sockaddrOf } from "../../lib/net/mod.ts";
 import { setLogSinks } from "../../lib/log/mod.ts";
 import { libc } from "../../lib/sys/mod.ts";
 import {
+  type DataPlaneEvents,
   DataPlanePool,
   type DataPlanePoolOptions,
   type PooledSaState,
   type WorkerSaParams,
 } from "../../lib/dispatch/mod.ts";
-import { randomBytes } from "../esp/_helpers.ts";
+import { ipv4Packet, randomBytes } from "../esp/_helpers.ts";
 
 export const LOOPBACK = "127.0.0.1";
 
@@ -53,6 +54,27 @@ export async function until(
     if (Date.now() > end) throw new Error(`${what} not reached in time`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** Packets waiting on a test-side pipe end (read and counted). */
+export function drain(fd: number): number {
+  const buf = new Uint8Array(4096);
+  let n = 0;
+  while (libc().read(fd, buf, 4096n) > 0) n++;
+  return n;
+}
+
+/** Sends `count` ESP packets from the peer on `sa` to the pool's `port`; returns them. */
+export function sendEsp(peer: BatchSocket, sa: EspSa, port: number, count: number): Uint8Array[] {
+  const name = sockaddrOf({ address: LOOPBACK, port });
+  const sent: Uint8Array[] = [];
+  for (let n = 0; n < count; n++) {
+    const out = new Uint8Array(2048);
+    const length = encapsulate(sa, ipv4Packet(80, { src: "10.1.0.3", id: n }), out);
+    sent.push(out.slice(0, length));
+    assert(peer.sendTo(out.subarray(0, length), name));
+  }
+  return sent;
 }
 
 /** A free UDP port on loopback (bound and released). */
@@ -116,6 +138,8 @@ export interface LoopbackPool {
   pipes: [number, number][];
   /** The peer's UDP socket. */
   peer: BatchSocket;
+  /** The realm's data-path counters, summed over the workers. */
+  counters: ReturnType<DataPlanePool["createRealmCounters"]>;
   /** The pool's NAT-T port. */
   port: number;
   /** The pool's port → the peer, for {@link pooledSaPair}. */
@@ -131,6 +155,8 @@ export interface LoopbackPool {
 export async function startLoopbackPool(
   options: Partial<Pick<DataPlanePoolOptions, "restartLimits" | "hangTimeoutMs">> & {
     offload?: boolean;
+    /** Events to observe (the others do nothing). */
+    events?: Partial<DataPlaneEvents>;
   } = {},
 ): Promise<LoopbackPool> {
   const logs: string[] = [];
@@ -141,12 +167,19 @@ export async function startLoopbackPool(
     address: LOOPBACK,
     natTPort: port,
     rawEsp: false,
-    events: { onIke: () => {}, onKeepalive: () => {}, onRemote: () => {}, onNoRoute: () => {} },
+    events: {
+      onIke: () => {},
+      onKeepalive: () => {},
+      onRemote: () => {},
+      onNoRoute: () => {},
+      ...options.events,
+    },
     ...(options.restartLimits ? { restartLimits: options.restartLimits } : {}),
     ...(options.hangTimeoutMs === undefined ? {} : { hangTimeoutMs: options.hangTimeoutMs }),
   });
   const pipes = [packetPipe(), packetPipe()];
   const peer = openBatchUdpSocket({ address: LOOPBACK, port: 0 });
+  const counters = pool.createRealmCounters();
   const close = async () => {
     await pool.stop();
     for (const [a, b] of pipes) {
@@ -162,7 +195,7 @@ export async function startLoopbackPool(
       name: "rhp-loopback",
       mtu: 1400,
       queues: pipes.map(([worker]) => worker),
-      counters: pool.createRealmCounters().shared,
+      counters: counters.shared,
       offload: options.offload ?? false,
     }]);
   } catch (e) {
@@ -174,6 +207,7 @@ export async function startLoopbackPool(
     logs,
     pipes,
     peer,
+    counters,
     port,
     encapsulation: {
       local: { address: LOOPBACK, port },

@@ -6,113 +6,38 @@
  * (and the other worker) keeps running. Real worker threads on loopback, as pool_test.ts.
  */
 import { assert, assertEquals } from "../_assert.ts";
-import { LibcryptoProvider } from "../../lib/crypto/mod.ts";
-import { decapsulate, encapsulate, EspSa } from "../../lib/esp/mod.ts";
-import {
-  boundPort,
-  openBatchUdpSocket,
-  PacketBatch,
-  PollSet,
-  sockaddrOf,
-} from "../../lib/net/mod.ts";
+import { decapsulate } from "../../lib/esp/mod.ts";
+import { PacketBatch, PollSet, sockaddrOf } from "../../lib/net/mod.ts";
 import { libc } from "../../lib/sys/mod.ts";
-import { setLogSinks } from "../../lib/log/mod.ts";
-import { DataPlanePool } from "../../lib/dispatch/mod.ts";
-import type { WorkerSaParams } from "../../lib/dispatch/mod.ts";
-import { ipv4Packet, randomBytes } from "../esp/_helpers.ts";
-import { freePort, LOOPBACK, packetPipe, until } from "./_pool_fixture.ts";
-
-/** Packets waiting on a test-side pipe end (read and counted). */
-function drain(fd: number): number {
-  const buf = new Uint8Array(4096);
-  let n = 0;
-  while (libc().read(fd, buf, 4096n) > 0) n++;
-  return n;
-}
+import { ipv4Packet } from "../esp/_helpers.ts";
+import {
+  drain,
+  LOOPBACK,
+  type PooledSaPair,
+  pooledSaPair,
+  sendEsp,
+  startLoopbackPool,
+  until,
+} from "./_pool_fixture.ts";
 
 Deno.test("a crashed worker is restarted with its SAs, sequence numbers continue and replays stay out", async () => {
-  const logs: string[] = [];
-  const previousSinks = setLogSinks([(_r, line) => logs.push(line)]);
-  const port = freePort();
-  const pool = DataPlanePool.open({
-    workers: 2,
-    address: LOOPBACK,
-    natTPort: port,
-    rawEsp: false,
-    events: { onIke: () => {}, onKeepalive: () => {}, onRemote: () => {}, onNoRoute: () => {} },
+  const lab = await startLoopbackPool({
     restartLimits: { minDelayMs: 50, maxRestarts: 2, windowMs: 60_000 },
   });
-  const pipes = [packetPipe(), packetPipe()];
-  const peer = openBatchUdpSocket({ address: LOOPBACK, port: 0 });
-  const crypto = new LibcryptoProvider();
-  const sas: EspSa[] = [];
+  const { pool, logs, pipes, peer, port, encapsulation } = lab;
   const name = sockaddrOf({ address: LOOPBACK, port });
+  const pairs: PooledSaPair[] = [];
+  const pair = (spi: number, direction: "in" | "out") => {
+    const made = pooledSaPair(pool, { spi, direction, encapsulation });
+    pairs.push(made);
+    return made;
+  };
   try {
-    const counters = pool.createRealmCounters();
-    await pool.start([{
-      id: 1,
-      name: "rhp-restart",
-      mtu: 1400,
-      queues: pipes.map(([worker]) => worker),
-      counters: counters.shared,
-      offload: false,
-    }]);
-    const encapsulation = {
-      local: { address: LOOPBACK, port },
-      remote: { address: LOOPBACK, port: boundPort(peer.fd) },
-    };
-    const params = (spi: number, direction: "in" | "out", key: Uint8Array) => {
-      const state = pool.createSaState();
-      const p: WorkerSaParams = {
-        spi,
-        direction,
-        encryption: "aes-gcm-16",
-        integrity: "none",
-        encryptionKey: key,
-        integrityKey: new Uint8Array(0),
-        ...(direction === "in" ? { replayWindow: 64 } : {}),
-        encapsulation,
-        peerAddress: LOOPBACK,
-        shared: state.shared,
-      };
-      return { p, state };
-    };
-    const peerSa = (spi: number, direction: "in" | "out", key: Uint8Array) => {
-      const sa = new EspSa({
-        spi,
-        direction,
-        encryption: "aes-gcm-16",
-        integrity: "none",
-        encryptionKey: key,
-        encapsulation: null,
-        peerAddress: LOOPBACK,
-        crypto,
-        replayWindow: 0,
-      });
-      sas.push(sa);
-      return sa;
-    };
-    /** ESP from the peer on `sa`, as sent (kept for replays). */
-    const sendInbound = (sa: EspSa, count: number): Uint8Array[] => {
-      const sent: Uint8Array[] = [];
-      for (let n = 0; n < count; n++) {
-        const out = new Uint8Array(2048);
-        const length = encapsulate(sa, ipv4Packet(80, { src: "10.1.0.3", id: n }), out);
-        sent.push(out.slice(0, length));
-        assert(peer.sendTo(out.subarray(0, length), name));
-      }
-      return sent;
-    };
-
     // Worker 1 owns the inbound SA (SPI % 2 = 1); the outbound SA is in both workers.
-    const inKey = randomBytes(36);
-    const inbound = params(0xa0000021, "in", inKey);
-    const peerOut = peerSa(0xa0000021, "out", inKey);
-    await pool.addInbound(1, inbound.p, ["10.1.0.0/24"]);
-    const outKey = randomBytes(36);
-    const outbound = params(0xb0000021, "out", outKey);
-    await pool.addOutbound(1, outbound.p, ["10.2.0.0/24"], true);
-    const receiver = peerSa(0xb0000021, "in", outKey);
+    const inbound = pair(0xa0000021, "in");
+    await pool.addInbound(1, inbound.params, ["10.1.0.0/24"]);
+    const outbound = pair(0xb0000021, "out");
+    await pool.addOutbound(1, outbound.params, ["10.2.0.0/24"], true);
 
     const batch = new PacketBatch({ count: 64, slotSize: 2048 });
     const poll = new PollSet([peer.fd]);
@@ -131,7 +56,7 @@ Deno.test("a crashed worker is restarted with its SAs, sequence numbers continue
             for (let i = 0; i < n; i++) {
               const esp = batch.slots[i]!.subarray(0, batch.lengths[i]!);
               sequences.push(new DataView(esp.buffer, esp.byteOffset).getUint32(4));
-              assert(typeof decapsulate(receiver, esp) !== "number", "decrypts");
+              assert(typeof decapsulate(outbound.peer, esp) !== "number", "decrypts");
             }
           }
           return sequences.length === before + count;
@@ -141,7 +66,7 @@ Deno.test("a crashed worker is restarted with its SAs, sequence numbers continue
       );
     };
 
-    const first = sendInbound(peerOut, 5);
+    const first = sendEsp(peer, inbound.peer, port, 5);
     await until(() => inbound.state.counters.get("packets") === 5);
     assertEquals(drain(pipes[1]![1]), 5, "delivered by worker 1");
     await sendOutbound(10);
@@ -168,7 +93,7 @@ Deno.test("a crashed worker is restarted with its SAs, sequence numbers continue
     // Replays of packets the dead worker accepted are still replays; new packets pass.
     const replaysBefore = inbound.state.counters.get("dropReplay");
     for (const esp of first) assert(peer.sendTo(esp, name));
-    sendInbound(peerOut, 5);
+    sendEsp(peer, inbound.peer, port, 5);
     await until(() => inbound.state.counters.get("packets") === 10, 5000, "new inbound");
     await until(() => inbound.state.counters.get("dropReplay") === replaysBefore + 5);
     assertEquals(drain(pipes[1]![1]), 5, "only the new packets reach the TUN");
@@ -181,11 +106,10 @@ Deno.test("a crashed worker is restarted with its SAs, sequence numbers continue
     // 2. Control posted while the worker is down is applied when it is back.
     pool.crashWorkerForTest(1);
     await until(() => pool.statistics().workersRunning === 1, 5000, "worker 1 down");
-    const lateKey = randomBytes(36);
-    const late = params(0xa0000023, "in", lateKey);
-    await pool.addInbound(1, late.p, ["10.1.0.0/24"]);
+    const late = pair(0xa0000023, "in");
+    await pool.addInbound(1, late.params, ["10.1.0.0/24"]);
     await until(() => pool.statistics().workerRestarts === 2, 5000, "second restart");
-    sendInbound(peerSa(0xa0000023, "out", lateKey), 3);
+    sendEsp(peer, late.peer, port, 3);
     await until(() => late.state.counters.get("packets") === 3, 5000, "SA added while down");
     assertEquals(drain(pipes[1]![1]), 3);
 
@@ -224,13 +148,7 @@ Deno.test("a crashed worker is restarted with its SAs, sequence numbers continue
     );
     assertEquals(sequences.at(-1), 21);
   } finally {
-    await pool.stop();
-    for (const [a, b] of pipes) {
-      libc().close(a);
-      libc().close(b);
-    }
-    peer.close();
-    for (const sa of sas) sa.dispose();
-    setLogSinks(previousSinks);
+    await lab.close();
+    for (const made of pairs) made.peer.dispose();
   }
 });

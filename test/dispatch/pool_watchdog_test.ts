@@ -6,12 +6,17 @@
  * loopback, as pool_restart_test.ts.
  */
 import { assert, assertEquals } from "../_assert.ts";
-import { encapsulate, type EspSa } from "../../lib/esp/mod.ts";
-import { type BatchSocket, sockaddrOf } from "../../lib/net/mod.ts";
-import { libc } from "../../lib/sys/mod.ts";
+import { sockaddrOf } from "../../lib/net/mod.ts";
 import { DataPlanePool } from "../../lib/dispatch/mod.ts";
-import { ipv4Packet } from "../esp/_helpers.ts";
-import { freePort, LOOPBACK, pooledSaPair, startLoopbackPool, until } from "./_pool_fixture.ts";
+import {
+  drain,
+  freePort,
+  LOOPBACK,
+  pooledSaPair,
+  sendEsp,
+  startLoopbackPool,
+  until,
+} from "./_pool_fixture.ts";
 
 const HANG_TIMEOUT_MS = 300;
 const NO_EVENTS = {
@@ -20,27 +25,6 @@ const NO_EVENTS = {
   onRemote: () => {},
   onNoRoute: () => {},
 };
-
-/** Packets waiting on a test-side pipe end (read and counted). */
-function drain(fd: number): number {
-  const buf = new Uint8Array(4096);
-  let n = 0;
-  while (libc().read(fd, buf, 4096n) > 0) n++;
-  return n;
-}
-
-/** Sends `count` ESP packets from the peer on `sa` to the pool's port; returns them. */
-function sendEsp(peer: BatchSocket, sa: EspSa, port: number, count: number): Uint8Array[] {
-  const name = sockaddrOf({ address: LOOPBACK, port });
-  const sent: Uint8Array[] = [];
-  for (let n = 0; n < count; n++) {
-    const out = new Uint8Array(2048);
-    const length = encapsulate(sa, ipv4Packet(80, { src: "10.1.0.3", id: n }), out);
-    sent.push(out.slice(0, length));
-    assert(peer.sendTo(out.subarray(0, length), name));
-  }
-  return sent;
-}
 
 Deno.test("a hung worker is found within the hang timeout, terminated and restarted with its SAs", async () => {
   const lab = await startLoopbackPool({
