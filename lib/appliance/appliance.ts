@@ -64,9 +64,8 @@ import { DataPlanePool, IKE_QUEUE_COUNTERS, IkeScheduler } from "../dispatch/mod
 import { EspInstaller } from "./esp_installer.ts";
 import { VirtualIpManager } from "./virtual_ips.ts";
 import { RealmRuntime } from "./realm_runtime.ts";
+import { autoTunnelMtu } from "./tunnel_mtu.ts";
 
-/** The tunnel MTU for `mtu="auto"`: 1500 minus IPv4, UDP, ESP header, CBC IV, pad, ICV. */
-export const AUTO_TUNNEL_MTU = 1400;
 const RECEIVE_BUFFER_LENGTH = 65535;
 /** First retry of a failed `auto="start"` attempt; the engine doubles it up to 60 s. */
 const RETRY_MIN_MS = 5_000;
@@ -134,8 +133,22 @@ const APPLIANCE_COUNTERS = [
   ...IKE_QUEUE_COUNTERS,
 ] as const;
 
-async function openRealmTun(realm: RealmPolicy, sys: SysService): Promise<PacketDevice> {
-  return (await openRealmQueues(realm, sys, 0, false))[0]!;
+async function openRealmTun(
+  realm: RealmPolicy,
+  sys: SysService,
+  listenAddress: string,
+): Promise<PacketDevice> {
+  return (await openRealmQueues(realm, sys, listenAddress, 0, false))[0]!;
+}
+
+/** The realm's tunnel MTU: as configured, or {@link autoTunnelMtu} for its suites and path. */
+function realmTunnelMtu(realm: RealmPolicy, listenAddress: string): number {
+  const mtu = realm.config.tunnelInterface.mtu;
+  if (mtu !== "auto") return mtu;
+  return autoTunnelMtu(realm.espSuites, {
+    ipv6: listenAddress.includes(":"),
+    udp: realm.natT !== "no",
+  });
 }
 
 /**
@@ -146,11 +159,12 @@ async function openRealmTun(realm: RealmPolicy, sys: SysService): Promise<Packet
 async function openRealmQueues(
   realm: RealmPolicy,
   sys: SysService,
+  listenAddress: string,
   queues: number,
   offload: boolean,
 ): Promise<PacketDevice[]> {
   const tunnel = realm.config.tunnelInterface;
-  const mtu = tunnel.mtu === "auto" ? AUTO_TUNNEL_MTU : tunnel.mtu;
+  const mtu = realmTunnelMtu(realm, listenAddress);
   const multiQueue = queues > 0;
   const device = openTun({ name: tunnel.name, mode: "tun", mtu, multiQueue, offload });
   const devices: PacketDevice[] = [device];
@@ -200,7 +214,9 @@ export class Appliance {
   #keepaliveTimer: ReturnType<typeof setInterval> | undefined;
   /** How realms opened at run time get their device (see {@link openRealm}). */
   #openDevice: (realm: RealmPolicy) => Promise<PacketDevice> = (realm) =>
-    openRealmTun(realm, new IpSysService());
+    openRealmTun(realm, new IpSysService(), this.#listenAddress);
+  /** The address the IKE and ESP sockets listen on (its family sizes `mtu="auto"`). */
+  #listenAddress = "0.0.0.0";
   /** Where system changes go (see {@link ApplianceOptions.sys}). */
   #sys: SysService = new IpSysService();
 
@@ -255,9 +271,10 @@ export class Appliance {
     const log = new Logger("main");
     const crypto = options.crypto ?? selectCryptoProvider();
     const sys = options.sys ?? new IpSysService();
-    const openDevice = options.openDevice ?? ((realm: RealmPolicy) => openRealmTun(realm, sys));
     const openSocket = options.openSocket ?? ((e: Endpoint) => openUdpSocket(e));
     const address = options.config.interfaces[0]?.address ?? "0.0.0.0";
+    const openDevice = options.openDevice ??
+      ((realm: RealmPolicy) => openRealmTun(realm, sys, address));
     if (options.config.interfaces.length > 1) {
       log.warn(`listening on ${address} only: several <interface> elements are not supported yet`);
     }
@@ -286,7 +303,7 @@ export class Appliance {
         if (pool) {
           realms.set(
             policy.id,
-            await Appliance.#openPooledRealm(policy, sys, pool, inner, dataPlaneOffload),
+            await Appliance.#openPooledRealm(policy, sys, pool, inner, dataPlaneOffload, address),
           );
           continue;
         }
@@ -357,6 +374,7 @@ export class Appliance {
     });
     holder.appliance = appliance;
     appliance.#offload = dataPlaneOffload;
+    appliance.#listenAddress = address;
     appliance.#openDevice = openDevice;
     appliance.#sys = sys;
     appliance.#natKeepaliveMs = options.natKeepaliveMs ??
@@ -418,7 +436,14 @@ export class Appliance {
     const inner = policy.config.tunnelInterface?.address.split("/")[0];
     const pool = this.#pool;
     const realm = pool
-      ? await Appliance.#openPooledRealm(policy, this.#sys, pool, inner, this.#offload)
+      ? await Appliance.#openPooledRealm(
+        policy,
+        this.#sys,
+        pool,
+        inner,
+        this.#offload,
+        this.#listenAddress,
+      )
       : new RealmRuntime(policy, await this.#openDevice(policy), inner);
     (this.realms as Map<number, RealmRuntime>).set(policy.id, realm);
     if (pool) await pool.addRealm(Appliance.#poolRealm(realm));
@@ -536,8 +561,15 @@ export class Appliance {
     pool: DataPlanePool,
     inner: string | undefined,
     offload: boolean,
+    listenAddress: string,
   ): Promise<RealmRuntime> {
-    const [device, ...extra] = await openRealmQueues(policy, sys, pool.workers, offload);
+    const [device, ...extra] = await openRealmQueues(
+      policy,
+      sys,
+      listenAddress,
+      pool.workers,
+      offload,
+    );
     const counters = pool.createRealmCounters();
     const realm = new RealmRuntime(policy, device!, inner, counters);
     realm.extraQueues = extra;

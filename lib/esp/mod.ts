@@ -51,6 +51,8 @@ export {
   encapsulateInPlace,
 } from "./encap.ts";
 export { decapsulate } from "./decap.ts";
+export { espFraming, largestInnerLength } from "./esp_room.ts";
+export type { EspFraming } from "./esp_room.ts";
 export {
   ipVersionOf,
   parsePrefix,

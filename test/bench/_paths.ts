@@ -25,8 +25,15 @@ export const RIGHT_LAN = "10.2.0.0/24";
 export const OUR_TUNNEL_DEVICE = "rhp1";
 const LIBIPSEC_DEVICE = "ipsec0";
 const PING_COUNT = 3;
-/** MTU of the tunnel devices that let us choose (OpenVPN; ours and libipsec use 1400 too). */
-const TUNNEL_MTU = 1400;
+/**
+ * Tunnel MTUs: each path gets the largest inner packet its framing fits into the 1500-byte veth
+ * over IPv4, as our `mtu="auto"` picks 1438 for AES-GCM in UDP (ESP datagrams of 1472 bytes).
+ * OpenVPN gets the same 1438 (its AES-GCM data channel adds 24 bytes to the UDP payload, ESP
+ * 34); wireguard-go 1440 (32 bytes); kernel-libipsec hard-codes 1400 for its TUN device (it
+ * sizes its read buffer from it, so it cannot be raised from outside).
+ */
+const OPENVPN_TUNNEL_MTU = 1438;
+const WIREGUARD_TUNNEL_MTU = 1440;
 const WIREGUARD_PORT = 51820;
 const OPENVPN_PORT = 1194;
 /** wireguard-go's control sockets: one directory shared by every namespace. */
@@ -382,7 +389,8 @@ interface WireGuardSide {
 
 /**
  * Two wireguard-go daemons (`-f`, in the foreground, so that the lab owns them), configured
- * with `wg` (keys from `wg genkey`, MTU wireguard-go's default 1420). Their control sockets
+ * with `wg` (keys from `wg genkey`, MTU 1440 instead of its default 1420, see
+ * WIREGUARD_TUNNEL_MTU). Their control sockets
  * share /run/wireguard across namespaces, so the interface names carry the lab prefix; a
  * SIGKILLed daemon leaves its socket, which cleanup removes.
  */
@@ -462,7 +470,15 @@ export const wireGuardPath: BenchPath = {
         side.remoteLan,
       ]);
       await lab.addAddress(side.ns, `${side.inner}/24`, name);
-      await lab.execChecked(side.ns, ["ip", "link", "set", name, "up"]);
+      await lab.execChecked(side.ns, [
+        "ip",
+        "link",
+        "set",
+        name,
+        "mtu",
+        String(WIREGUARD_TUNNEL_MTU),
+        "up",
+      ]);
       await lab.addRoute(side.ns, side.remoteLan, ["dev", name]);
     }
     await assertInnerPing(lab, WIREGUARD_PATH);
@@ -521,7 +537,7 @@ const OPENVPN_READY_PATTERN = /Initialization Sequence Completed/;
 /**
  * Two OpenVPN 2.6 processes in p2p TLS mode (AES-256-GCM needs TLS): self-signed certificates
  * pinned with `peer-fingerprint` (no CA), `disable-dco` (no kernel module: user-space data
- * path, like ours), tun-mtu 1400, `--ifconfig` giving the same inner addresses as the other
+ * path, like ours), tun-mtu 1438 (as ours), `--ifconfig` giving the same inner addresses as the other
  * paths. `right` is the TLS server, `left` the client.
  */
 export const openVpnPath: BenchPath = {
@@ -576,7 +592,7 @@ export const openVpnPath: BenchPath = {
         "AES-256-GCM",
         "--disable-dco",
         "--tun-mtu",
-        String(TUNNEL_MTU),
+        String(OPENVPN_TUNNEL_MTU),
         "--verb",
         "3",
       ], { logFile });

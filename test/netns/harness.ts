@@ -285,6 +285,10 @@ export interface PingOptions {
   interval?: number;
   /** Seconds to wait for the last reply; default 2. */
   wait?: number;
+  /** ICMP payload bytes (`ping -s`); the IPv4 packet is 28 bytes longer. */
+  size?: number;
+  /** Set DF and never fragment locally (`ping -M do`): a packet above the MTU is refused. */
+  dontFragment?: boolean;
 }
 
 /** Device names of a veth pair created by {@link NetnsLab.link}. */
@@ -506,6 +510,8 @@ export class NetnsLab {
       String(wait),
     ];
     if (options.from !== undefined) argv.push("-I", options.from);
+    if (options.size !== undefined) argv.push("-s", String(options.size));
+    if (options.dontFragment) argv.push("-M", "do");
     argv.push(target);
     const timeoutMs = (count * interval + wait + 5) * 1000;
     const result = await this.exec(ns, argv, { timeoutMs });
@@ -533,6 +539,15 @@ export class NetnsLab {
     throw new NetnsError(
       `Cannot connect to port ${port} in ${ns}: nothing listened within ${timeoutMs} ms`,
     );
+  }
+
+  /** The MTU of `dev` inside `ns`. */
+  async linkMtu(ns: string, dev: string): Promise<number> {
+    const argv = ["ip", "-j", "link", "show", "dev", dev];
+    const { stdout } = await this.execChecked(ns, argv);
+    const mtu = (JSON.parse(stdout) as { mtu?: number }[])[0]?.mtu;
+    if (mtu === undefined) throw new NetnsError(`Cannot read the MTU of ${dev} in ${ns}`, argv);
+    return mtu;
   }
 
   /** Packet and byte counters of `dev` inside `ns`. */
