@@ -11,6 +11,7 @@
  */
 export type {
   AeadContext,
+  BoundAead,
   CbcContext,
   CryptoProvider,
   DhExchange,

@@ -13,7 +13,23 @@ export interface AeadContext {
   seal(nonce: Uint8Array, aad: Uint8Array, text: Uint8Array, tag: Uint8Array): void;
   /** Decrypts `text` in place; returns false (text undefined) when the tag does not verify. */
   open(nonce: Uint8Array, aad: Uint8Array, text: Uint8Array, tag: Uint8Array): boolean;
+  /**
+   * Optional: this key bound to fixed nonce, AAD and tag buffers (which it holds), for a per-
+   * packet path that passes only where the text starts and its length (see {@link BoundAead}).
+   */
+  bind?(nonce: Uint8Array, aad: Uint8Array, tag: Uint8Array): BoundAead;
   dispose(): void;
+}
+
+/**
+ * An {@link AeadContext} bound to fixed nonce, AAD and tag buffers: `text` is a view that starts
+ * at the text and may run on past `length` (e.g. a prebuilt view to the end of a packet slot).
+ */
+export interface BoundAead {
+  /** Encrypts `text[0, length)` in place; the tag goes to the bound tag buffer. */
+  seal(text: Uint8Array, length: number): void;
+  /** Decrypts `text[0, length)` in place against the bound tag; false (bytes zeroed) if forged. */
+  open(text: Uint8Array, length: number): boolean;
 }
 
 /** AES-CBC without padding; `text.length` must be a multiple of 16. */

@@ -148,6 +148,23 @@ interface OutboundRecord {
   udp: boolean;
 }
 
+/** A UDP receive slot's datagram views for one segment size (see `#receiveViews`). */
+interface ReceiveViews {
+  size: number;
+  datagrams: Uint8Array[];
+  texts: Uint8Array[];
+}
+
+/** Where an AES-GCM SA's ciphertext starts in an ESP packet: header and 8-byte IV. */
+const GCM_TEXT_START = ESP_HEADER_LENGTH + 8;
+/** `#receiveViews` size of a slot that holds one datagram (no GRO): views of the slot start. */
+const SINGLE_DATAGRAM = 0;
+/**
+ * Smallest GRO segment size whose views are kept per slot (smaller ones would mean hundreds of
+ * views per slot, remade whenever the size changes): such datagrams get a view each.
+ */
+const MIN_VIEWED_SEGMENT = 1024;
+
 type InitMessage = Extract<ControlMessage, { type: "init" }>;
 
 function macrotask(): Promise<void> {
@@ -218,6 +235,9 @@ export class DataPlaneWorker {
   readonly #packetMemory: ChecksumMemory | null;
   /** GSO split output, shared by the realms (each outbound batch uses it up at once). */
   readonly #segments: SegmentOutput & { start: number };
+  /** {@link #receiveViews}, by UDP receive slot: GRO segments, and one datagram per slot. */
+  readonly #receiveViewCache: (ReceiveViews | undefined)[] = [];
+  readonly #singleViewCache: (ReceiveViews | undefined)[] = [];
   /** {@link #sendViews}, by send batch and ESP text offset. */
   readonly #sendViewCache = new Map<PacketBatch, Map<number, SegmentOutput & { start: number }>>();
   #poll!: PollSet;
@@ -654,7 +674,13 @@ export class DataPlaneWorker {
         const inner = output.lengths[slot]!;
         counters.add("rxPackets");
         counters.add("rxBytes", inner);
-        const length = encapsulateInPlace(sa, target.slots[slot]!, inner);
+        const length = encapsulateInPlace(
+          sa,
+          target.slots[slot]!,
+          inner,
+          undefined,
+          output.segments[slot],
+        );
         if (length < 0) {
           // The SA refuses (exhausted, removed): the rest of the super packet goes too.
           const lost = end - slot + offload.splitter.pendingSegments;
@@ -805,18 +831,55 @@ export class DataPlaneWorker {
       const length = batch.lengths[i]!;
       const size = gro ? batch.segmentSizes[i]! : 0;
       if (size <= 0 || size >= length) {
-        this.#inboundUdpDatagram(batch, i, slot.subarray(0, length));
+        const text = this.#receiveViews(i, SINGLE_DATAGRAM).texts[0];
+        this.#inboundUdpDatagram(batch, i, slot.subarray(0, length), text);
         continue;
       }
-      for (let at = 0; at < length; at += size) {
-        this.#inboundUdpDatagram(batch, i, slot.subarray(at, Math.min(at + size, length)));
+      if (size < MIN_VIEWED_SEGMENT) {
+        for (let at = 0; at < length; at += size) {
+          const data = slot.subarray(at, Math.min(at + size, length));
+          this.#inboundUdpDatagram(batch, i, data, undefined);
+        }
+        continue;
+      }
+      const views = this.#receiveViews(i, size);
+      for (let at = 0, k = 0; at < length; at += size, k++) {
+        const data = at + size <= length ? views.datagrams[k]! : slot.subarray(at, length);
+        this.#inboundUdpDatagram(batch, i, data, views.texts[k]);
       }
     }
     return n === batch.count;
   }
 
+  /**
+   * Views of UDP receive slot `i` cut into datagrams of `size` bytes (UDP GRO), made again only
+   * when the slot's segment size changes: each datagram, and its ESP text at the GCM offset
+   * (header + 8-byte IV; decapsulate ignores a view at any other offset).
+   */
+  #receiveViews(i: number, size: number): ReceiveViews {
+    const cache = size === SINGLE_DATAGRAM ? this.#singleViewCache : this.#receiveViewCache;
+    let views = cache[i];
+    if (views !== undefined && views.size === size) return views;
+    const slot = this.#udpReceive.slots[i]!;
+    const step = size === SINGLE_DATAGRAM ? slot.length : size;
+    const datagrams: Uint8Array[] = [];
+    const texts: Uint8Array[] = [];
+    for (let at = 0; at + step <= slot.length; at += step) {
+      datagrams.push(slot.subarray(at, at + step));
+      texts.push(slot.subarray(at + GCM_TEXT_START));
+    }
+    views = { size, datagrams, texts };
+    cache[i] = views;
+    return views;
+  }
+
   /** One datagram of slot i of the UDP batch: RFC 3948 demux, ESP decrypted in place. */
-  #inboundUdpDatagram(batch: PacketBatch, i: number, data: Uint8Array): void {
+  #inboundUdpDatagram(
+    batch: PacketBatch,
+    i: number,
+    data: Uint8Array,
+    textView: Uint8Array | undefined,
+  ): void {
     switch (classifyUdpEncap(data)) {
       case UdpEncapKind.Esp: {
         const spi = espSpiOf(data);
@@ -830,6 +893,7 @@ export class DataPlaneWorker {
           data,
           record.realm.device,
           record.realm.inbound,
+          textView,
         );
         // Only authenticated packets may move the SA (RFC 3948 §2.2, RFC 7296 §2.23).
         if (

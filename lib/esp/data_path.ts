@@ -362,18 +362,20 @@ export function handleInboundEsp(
  * Steps 4–6 of {@link handleInboundEsp} for a caller that already found the inbound SA's
  * entry (`datagram` is at least an ESP header long and carries `entry.sa.spi`): decrypts in
  * place, polices the inner source and writes the inner packet to `device`. Never throws.
+ * `textView`: see {@link decapsulate}.
  */
 export function deliverInboundEsp(
   entry: InboundEntry,
   datagram: Uint8Array,
   device: PacketDevice,
   context: InboundContext,
+  textView?: Uint8Array,
 ): InboundResult {
   const counters = context.counters;
   counters.add("rxPackets");
   counters.add("rxBytes", datagram.length);
   // 4. decrypt
-  const result = decapsulate(entry.sa, datagram);
+  const result = decapsulate(entry.sa, datagram, undefined, textView);
   if (typeof result === "number") {
     counters.add(DECAP_COUNTER[result] ?? "dropMalformed");
     if (

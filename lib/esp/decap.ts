@@ -17,6 +17,8 @@ import { espSpiOf } from "./udp_encap.ts";
  * Verifies and decrypts one ESP packet for the inbound `sa`. Decrypts in place in `esp`, or
  * into `out` when given (then `esp` is left intact). On success returns the SA's reused
  * {@link DecapResult} (valid until the next call on this SA); otherwise a drop reason.
+ * `textView` may be a view of the same memory starting where the text starts (after header and
+ * IV; it may run on): used in place of a new view when it is one, ignored otherwise.
  *
  * @example
  * ```ts
@@ -28,6 +30,7 @@ export function decapsulate(
   sa: EspSa,
   esp: Uint8Array,
   out?: Uint8Array,
+  textView?: Uint8Array,
 ): DecapResult | EspDropReason {
   const counters = sa.counters;
   const s = sa.state;
@@ -61,7 +64,12 @@ export function decapsulate(
     target = out;
     base = 0;
   }
-  const text = target.subarray(base, base + textLength);
+  // A caller's view of the text (made once per receive slot) saves making one per packet; only
+  // a bound AEAD takes a view that runs past the text.
+  const text = !out && s.boundAead !== null && textView !== undefined &&
+      textView.buffer === esp.buffer && textView.byteOffset === esp.byteOffset + textStart
+    ? textView
+    : target.subarray(base, base + textLength);
 
   if (s.aead) {
     const nonce = s.nonce;
@@ -71,7 +79,10 @@ export function decapsulate(
     if (out) out.set(esp.subarray(textStart, textEnd));
     const tag = s.tag;
     for (let i = 0; i < tag.length; i++) tag[i] = esp[textEnd + i]!;
-    if (!s.aead.open(nonce, aad, text, tag)) {
+    const opened = s.boundAead !== null
+      ? s.boundAead.open(text, textLength)
+      : s.aead.open(nonce, aad, text, tag);
+    if (!opened) {
       counters.add("dropAuth");
       return EspDropReason.Auth;
     }

@@ -84,13 +84,16 @@ export function encapsulatedTextStart(sa: EspSa): number {
 /**
  * {@link encapsulate} for an inner packet of `length` bytes that already sits in `out` at
  * {@link encapsulatedTextStart} (e.g. a GSO segment split straight into a send slot): saves
- * the copy. Same result and failures.
+ * the copy. Same result and failures. `text` may be a view of `out` from
+ * {@link encapsulatedTextStart} on (e.g. made once per send slot): used in place of a new view
+ * per packet when it is one, ignored otherwise.
  */
 export function encapsulateInPlace(
   sa: EspSa,
   out: Uint8Array,
   length: number,
   nextHeader?: number,
+  text?: Uint8Array,
 ): number {
   if (sa.direction !== "out" || sa.disposed) return EncapFailure.WrongSa;
   const textStart = ESP_HEADER_LENGTH + sa.ivLength;
@@ -139,7 +142,15 @@ export function encapsulateInPlace(
     }
     for (let i = 0; i < ESP_HEADER_LENGTH; i++) aad[i] = out[i]!;
     const tag = s.tag;
-    s.aead.seal(nonce, aad, out.subarray(textStart, textEnd), tag);
+    if (s.boundAead !== null) {
+      const view = text !== undefined && text.buffer === out.buffer &&
+          text.byteOffset === out.byteOffset + textStart
+        ? text
+        : out.subarray(textStart);
+      s.boundAead.seal(view, textEnd - textStart);
+    } else {
+      s.aead.seal(nonce, aad, out.subarray(textStart, textEnd), tag);
+    }
     for (let i = 0; i < tag.length; i++) out[textEnd + i] = tag[i]!;
   } else {
     const iv = sa.takeCbcIv();

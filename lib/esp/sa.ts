@@ -4,7 +4,13 @@
  * counters and lifetime accounting. {@link encapsulate} and {@link decapsulate} do the
  * per-packet work on it.
  */
-import type { AeadContext, CbcContext, CryptoProvider, MacContext } from "../crypto/mod.ts";
+import type {
+  AeadContext,
+  BoundAead,
+  CbcContext,
+  CryptoProvider,
+  MacContext,
+} from "../crypto/mod.ts";
 import { EncrId, IntegId } from "../ike/mod.ts";
 import { encryptionInfo, integrityInfo } from "../ike/mod.ts";
 import type { EspSuite } from "../ike/mod.ts";
@@ -106,6 +112,8 @@ export interface DecapResult {
  */
 export interface EspSaState {
   aead: AeadContext | null;
+  /** `aead` bound to `nonce`, `aad` and `tag` where the provider offers it (the fast path). */
+  boundAead: BoundAead | null;
   cbc: CbcContext | null;
   mac: MacContext | null;
   /** GCM nonce = salt (4) | explicit IV (8); the salt is written once. */
@@ -241,17 +249,20 @@ export class EspSa {
 
     const isCbc = cbc !== null;
     const ivPool = isCbc ? new Uint8Array(CBC_IV_POOL_IVS * CBC_IV_LENGTH) : EMPTY;
+    const aad = new Uint8Array(8);
+    const tag = new Uint8Array(isCbc ? 0 : GCM_ICV_LENGTH);
     this.state = {
       aead,
+      boundAead: aead?.bind?.(nonce, aad, tag) ?? null,
       cbc,
       mac,
       nonce,
-      aad: new Uint8Array(8),
+      aad,
       iv: new Uint8Array(CBC_IV_LENGTH),
       ivPool,
       ivPoolOffset: ivPool.length,
       icv: new Uint8Array(isCbc ? this.icvLength : 0),
-      tag: new Uint8Array(isCbc ? 0 : GCM_ICV_LENGTH),
+      tag,
       macParts: [EMPTY],
       result: { packet: EMPTY, nextHeader: 0 },
     };
@@ -365,6 +376,7 @@ export class EspSa {
     s.cbc?.dispose();
     s.mac?.dispose();
     s.aead = null;
+    s.boundAead = null;
     s.cbc = null;
     s.mac = null;
     s.nonce.fill(0);

@@ -144,6 +144,64 @@ export class EvpAesGcm {
     return true;
   }
 
+  /**
+   * This key bound to fixed `nonce` (12 bytes), `aad` and `tag` (16 bytes) buffers, e.g. an
+   * ESP SA's scratch: see {@link BoundGcm}. The buffers must live as long as the result is used
+   * (it holds them).
+   */
+  bind(nonce: Uint8Array, aad: Uint8Array, tag: Uint8Array): BoundGcm {
+    checkLengths("bind", nonce, tag);
+    if (!this.direct) {
+      return {
+        seal: (text, length) => this.seal(nonce, aad, text.subarray(0, length), tag),
+        open: (text, length) => this.open(nonce, aad, text.subarray(0, length), tag),
+      };
+    }
+    const s = this.#s;
+    const noncePointer = Deno.UnsafePointer.of(nonce);
+    const aadPointer = aad.length > 0 ? Deno.UnsafePointer.of(aad) : null;
+    const tagPointer = Deno.UnsafePointer.of(tag);
+    const aadLength = aad.length;
+    const bound = {
+      /** libcrypto reads and writes these by address: they stay referenced with the closures. */
+      scratch: [nonce, aad, tag],
+      seal: (text: Uint8Array, length: number) => {
+        const ctx = this.#seal;
+        if (ctx === null) throw disposedError("seal");
+        if (
+          s.EVP_CipherInit_ivAt(ctx, null, null, null, noncePointer, -1) !== 1 ||
+          (aadLength > 0 && s.EVP_Cipher_aadAt(ctx, null, aadPointer, aadLength) < 0) ||
+          (length > 0 && s.EVP_Cipher(ctx, text, text, length) < 0) ||
+          s.EVP_Cipher_final(ctx, null, null, 0) < 0 ||
+          s.EVP_CIPHER_CTX_ctrlAt(ctx, EvpCtrl.EVP_CTRL_GCM_GET_TAG, GCM_TAG_LENGTH, tagPointer) !==
+            1
+        ) {
+          throw opensslError("Cannot seal with AES-GCM", "EVP_Cipher");
+        }
+      },
+      open: (text: Uint8Array, length: number) => {
+        const ctx = this.#open;
+        if (ctx === null) throw disposedError("open");
+        if (
+          s.EVP_CipherInit_ivAt(ctx, null, null, null, noncePointer, -1) !== 1 ||
+          (aadLength > 0 && s.EVP_Cipher_aadAt(ctx, null, aadPointer, aadLength) < 0) ||
+          (length > 0 && s.EVP_Cipher(ctx, text, text, length) < 0) ||
+          s.EVP_CIPHER_CTX_ctrlAt(ctx, EvpCtrl.EVP_CTRL_GCM_SET_TAG, GCM_TAG_LENGTH, tagPointer) !==
+            1
+        ) {
+          throw opensslError("Cannot open with AES-GCM", "EVP_Cipher");
+        }
+        if (s.EVP_Cipher_final(ctx, null, null, 0) < 0) {
+          s.ERR_clear_error();
+          text.fill(0, 0, length);
+          return false;
+        }
+        return true;
+      },
+    };
+    return bound;
+  }
+
   /** AAD and text through `EVP_CipherUpdate` (the provider path). */
   #update(what: string, ctx: Deno.PointerObject, aad: Uint8Array, text: Uint8Array): void {
     const s = this.#s;
@@ -163,6 +221,22 @@ export class EvpAesGcm {
     this.#seal = null;
     this.#open = null;
   }
+}
+
+/**
+ * A GCM key bound to fixed nonce, AAD and tag buffers ({@link EvpAesGcm.bind}): each packet
+ * passes only a view that *starts* at its text (it may run on, e.g. to the end of a send slot)
+ * and the text length. On the direct path libcrypto reaches the scratch by fixed addresses: no
+ * view and one buffer argument per packet instead of four.
+ */
+export interface BoundGcm {
+  /** Encrypts `text[0, length)` in place with the bound nonce and AAD; the tag goes to the bound tag. */
+  seal(text: Uint8Array, length: number): void;
+  /**
+   * Decrypts `text[0, length)` in place against the bound tag; false (and those bytes zeroed)
+   * when it does not verify.
+   */
+  open(text: Uint8Array, length: number): boolean;
 }
 
 function checkLengths(what: string, nonce: Uint8Array, tag: Uint8Array): void {

@@ -53,7 +53,19 @@ const LIBCRYPTO_SYMBOLS = {
     parameters: ["pointer", "pointer", "pointer", "pointer", "buffer", "i32"],
     result: "i32",
   },
+  /** {@link EVP_CipherInit_iv} with the IV at a fixed address (a bound scratch buffer). */
+  EVP_CipherInit_ivAt: {
+    name: "EVP_CipherInit_ex",
+    parameters: ["pointer", "pointer", "pointer", "pointer", "pointer", "i32"],
+    result: "i32",
+  },
   EVP_CIPHER_CTX_set_padding: { parameters: ["pointer", "i32"], result: "i32" },
+  /** `EVP_CIPHER_CTX_ctrl` with its argument at a fixed address (a bound scratch buffer). */
+  EVP_CIPHER_CTX_ctrlAt: {
+    name: "EVP_CIPHER_CTX_ctrl",
+    parameters: ["pointer", "i32", "i32", "pointer"],
+    result: "i32",
+  },
   EVP_CIPHER_CTX_ctrl: { parameters: ["pointer", "i32", "i32", "buffer"], result: "i32" },
   /** `(ctx, out, int *outl, in, inl)`; out NULL feeds AAD. Works in place (out == in). */
   EVP_CipherUpdate: {
@@ -84,6 +96,12 @@ const LIBCRYPTO_SYMBOLS = {
   EVP_Cipher_aad: {
     name: "EVP_Cipher",
     parameters: ["pointer", "pointer", "buffer", "u32"],
+    result: "i32",
+  },
+  /** `EVP_Cipher(ctx, NULL, aad, aadlen)` with the AAD at a fixed address. */
+  EVP_Cipher_aadAt: {
+    name: "EVP_Cipher",
+    parameters: ["pointer", "pointer", "pointer", "u32"],
     result: "i32",
   },
   /** `EVP_Cipher(ctx, NULL, NULL, 0)`: GCM final (computes or checks the tag). */

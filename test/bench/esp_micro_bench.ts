@@ -141,7 +141,13 @@ for (const [name, source] of [["in order", inOrder], ["out of order", outOfOrder
   const splitAndEncrypt = () => {
     segments = splitter.split(frame, output);
     for (let j = 0; j < segments; j++) {
-      espLengths[j] = encapsulateInPlace(outbound, sendSlots[j]!, output.lengths[j]!);
+      espLengths[j] = encapsulateInPlace(
+        outbound,
+        sendSlots[j]!,
+        output.lengths[j]!,
+        undefined,
+        output.segments[j],
+      );
       if (espLengths[j]! < 0) throw new Error(`Cannot encapsulate segment ${j}`);
     }
   };

@@ -5,6 +5,8 @@ import {
   EncapFailure,
   encapsulate,
   encapsulatedLength,
+  encapsulatedTextStart,
+  encapsulateInPlace,
   EspDropReason,
   EspSa,
   NextHeader,
@@ -407,4 +409,50 @@ Deno.test("dummy packets (next header 59) are dropped silently and counted", () 
     decapsulate(inbound, forgeGcm(encryptionKey, 0x6000, 1, dummy)),
     EspDropReason.Replay,
   );
+});
+
+Deno.test("text views made once per slot give the same ESP packets; a view at the wrong place is ignored", () => {
+  for (const provider of PROVIDERS) {
+    for (const name of SUITE_NAMES) {
+      const what = `${provider.name} ${name}`;
+      // Two outbound SAs with the same keys and sequence numbers: one with views, one without.
+      const { outbound, inbound, encryptionKey, integrityKey } = saPair(name, provider);
+      const plain = new EspSa({
+        spi: outbound.spi,
+        direction: "out",
+        encryption: outbound.encryption,
+        encryptionKey,
+        integrity: outbound.integrity,
+        ...(integrityKey ? { integrityKey } : {}),
+        encapsulation: null,
+        peerAddress: "198.51.100.2",
+        crypto: provider,
+      });
+      const start = encapsulatedTextStart(outbound);
+      for (const [view, label] of [[0, "right"], [1, "wrong"]] as const) {
+        const packet = ipv4Packet(1000, { id: view });
+        const slot = new Uint8Array(2048);
+        const reference = new Uint8Array(2048);
+        slot.set(packet, start);
+        reference.set(packet, start);
+        const text = slot.subarray(start + view);
+        const length = encapsulateInPlace(outbound, slot, packet.length, undefined, text);
+        const expected = encapsulateInPlace(plain, reference, packet.length);
+        if (name.includes("gcm")) {
+          assertEquals(length, expected, `${what}, ${label} view: length`);
+          assertEquals(slot.subarray(0, length), reference.subarray(0, expected), what);
+        } else {
+          assertEquals(length, expected, `${what}, ${label} view: length (CBC IVs differ)`);
+        }
+        const esp = slot.subarray(0, length);
+        const textView = slot.subarray(start + view);
+        const result = decapsulate(inbound, esp, undefined, textView) as DecapResult;
+        assert(typeof result !== "number", `${what}, ${label} view: decapsulates`);
+        assertEquals(result.packet, packet, `${what}, ${label} view: inner packet`);
+      }
+      outbound.dispose();
+      inbound.dispose();
+      plain.dispose();
+    }
+  }
 });

@@ -121,3 +121,50 @@ Deno.test("GCM: the direct path is in use and matches the provider path byte for
     provided.dispose();
   }
 });
+
+Deno.test("GCM bound to scratch buffers: same bytes as seal/open, only [0, length) of a longer view touched", () => {
+  for (const providerOnly of [false, true]) {
+    const key = random(32);
+    if (providerOnly) Deno.env.set("RHP_GCM_PROVIDER_ONLY", "1");
+    let gcm: EvpAesGcm;
+    try {
+      gcm = new EvpAesGcm(key);
+    } finally {
+      Deno.env.delete("RHP_GCM_PROVIDER_ONLY");
+    }
+    assert.equal(gcm.direct, !providerOnly);
+    const nonce = new Uint8Array(12);
+    const aad = new Uint8Array(8);
+    const tag = new Uint8Array(16);
+    const bound = gcm.bind(nonce, aad, tag);
+    for (const length of [0, 1, 16, 1400, 1438]) {
+      const what = `${providerOnly ? "provider" : "direct"} path, text ${length}`;
+      nonce.set(random(12));
+      aad.set(random(8));
+      const plain = random(length);
+      const expected = plain.slice();
+      const expectedTag = new Uint8Array(16);
+      gcm.seal(nonce, aad, expected, expectedTag);
+      // The text sits 16 bytes into a slot and the view runs 100 bytes past it.
+      const slot = random(16 + length + 100);
+      const after = slot.slice(16 + length);
+      slot.set(plain, 16);
+      const view = slot.subarray(16);
+      bound.seal(view, length);
+      assert.deepEqual(slot.subarray(16, 16 + length), expected, `${what}: ciphertext`);
+      assert.deepEqual(tag, expectedTag, `${what}: tag`);
+      assert.deepEqual(slot.subarray(16 + length), after, `${what}: bytes past the text`);
+      assert.equal(bound.open(view, length), true, `${what}: opens`);
+      assert.deepEqual(slot.subarray(16, 16 + length), plain, `${what}: plaintext again`);
+      // A forged tag: refused, the text zeroed, nothing past it touched.
+      bound.seal(view, length);
+      tag[0]! ^= 0x80;
+      assert.equal(bound.open(view, length), false, `${what}: forged tag refused`);
+      assert.equal(slot.subarray(16, 16 + length).every((x) => x === 0), true, what);
+      assert.deepEqual(slot.subarray(16 + length), after, `${what}: past the text after refusal`);
+    }
+    gcm.dispose();
+    assert.throws(() => bound.seal(new Uint8Array(16), 16), /disposed/);
+    assert.throws(() => bound.open(new Uint8Array(16), 16), /disposed/);
+  }
+});
