@@ -84,6 +84,8 @@ export const BATCH_SIZE = 64;
 const SLOT_SIZE = MAX_SLOT_SIZE;
 /** Largest tunnel MTU (conf: `<tunnel mtu>` ≤ 9000) plus room for headers: one GSO segment. */
 const MAX_SEGMENT_SIZE = 9000 + 64;
+/** Packet memory for GRO coalescing arenas: one realm's at the largest MTU. */
+const ARENA_RESERVE = BATCH_SIZE * (MAX_SEGMENT_SIZE + VNET_HDR_LENGTH);
 /** Packet memory beyond its buffers: alignment padding (64 bytes per buffer at most). */
 const PACKET_MEMORY_SLACK = 65536;
 /** Upper bound of one blocking poll: a lost wake-up stalls control at most this long. */
@@ -222,7 +224,8 @@ export class DataPlaneWorker {
   readonly #inbound = new Map<number, InboundRecord>();
   readonly #outbound = new Map<number, OutboundRecord>();
   readonly #outboundBySa = new Map<EspSa, OutboundRecord>();
-  readonly #tunBatch = new PacketBatch({ count: BATCH_SIZE, slotSize: SLOT_SIZE });
+  /** TUN reads (super packets are split from here: packet memory, like the send slots). */
+  readonly #tunBatch: PacketBatch;
   readonly #udpSend: PacketBatch;
   readonly #rawSend: PacketBatch;
   readonly #udpReceive: PacketBatch;
@@ -275,15 +278,16 @@ export class DataPlaneWorker {
     this.#raw = init.rawFd >= 0 ? new BatchSocket(init.rawFd) : null;
     const slotBytes = BATCH_SIZE * SLOT_SIZE;
     const segmentBytes = BATCH_SIZE * MAX_SEGMENT_SIZE;
-    // Receive and send batches (GSO segments are split into the send slots), with raw ESP
-    // twice, and the split output of the fallback path.
+    // TUN reads, UDP receive and send batches (GSO segments are split into the send slots),
+    // with raw ESP two more, and the split output of the fallback path.
     this.#packetMemory = ChecksumMemory.create(
-      slotBytes * (this.#raw ? 4 : 2) + segmentBytes + PACKET_MEMORY_SLACK,
+      slotBytes * (this.#raw ? 5 : 3) + segmentBytes + ARENA_RESERVE + PACKET_MEMORY_SLACK,
     );
     useChecksumMemory(this.#packetMemory);
     const memory = this.#packetMemory;
     const batch = () =>
       new PacketBatch({ count: BATCH_SIZE, slotSize: SLOT_SIZE, data: memory?.alloc(slotBytes) });
+    this.#tunBatch = batch();
     this.#udpReceive = batch();
     this.#udpSend = batch();
     this.#rawReceive = this.#raw ? batch() : null;
@@ -439,6 +443,7 @@ export class DataPlaneWorker {
           maxPackets: BATCH_SIZE,
           maxPacketLength: segmentSize,
           counters: this.offloadCounters.coalesce,
+          ...this.#arenaOption(BATCH_SIZE * (segmentSize + VNET_HDR_LENGTH)),
         }),
         pending: new Array<Uint8Array>(BATCH_SIZE),
         pendingCount: 0,
@@ -455,6 +460,15 @@ export class DataPlaneWorker {
       inbound: createInboundContext(counters.inbound, new Logger("esp", realm.name)),
       lastNoRoute: 0,
     });
+  }
+
+  /**
+   * A coalescing arena in packet memory while it has room (one realm at the largest MTU, or
+   * several smaller ones); later realms get a plain one (their payload copies take a view each).
+   */
+  #arenaOption(bytes: number): { arena?: Uint8Array } {
+    const memory = this.#packetMemory;
+    return memory !== null && memory.free >= bytes + 64 ? { arena: memory.alloc(bytes) } : {};
   }
 
   #createSa(params: WorkerSaParams): EspSa {

@@ -27,7 +27,7 @@ export const TcpFlag = {
   CWR: 0x80,
 } as const;
 
-import { checksumMemory } from "./_checksum_wasm.ts";
+import { type ChecksumMemory, checksumMemory } from "./_checksum_wasm.ts";
 
 /** Below this length the byte loop beats setting up the aligned 32-bit loop. */
 const WORD_LOOP_MIN_LENGTH = 32;
@@ -63,8 +63,38 @@ function wordsOf(buffer: ArrayBufferLike): Uint32Array {
  * are summed there instead, about five times faster; the result is the same once folded.
  */
 export function sumWords(bytes: Uint8Array, start: number, end: number): number {
+  return sumWordsIn(checksumMemory(), bytes, start, end);
+}
+
+/**
+ * Copies `src[srcStart, + length)` to `dst[dstStart, + length)` and returns {@link sumWords}
+ * of the copied bytes: in one pass in `memory` when both are views into it (and the ranges do
+ * not overlap), else a `set` and a sum. The ranges must lie inside the views.
+ */
+export function copyAndSumWords(
+  memory: ChecksumMemory | null,
+  dst: Uint8Array,
+  dstStart: number,
+  src: Uint8Array,
+  srcStart: number,
+  length: number,
+): number {
+  if (memory !== null && memory.holds(dst) && memory.holds(src)) {
+    const littleEndian = memory.copyAndSum(dst, dstStart, src, srcStart, length);
+    return ((littleEndian & 0xff) << 8) | (littleEndian >>> 8);
+  }
+  dst.set(src.subarray(srcStart, srcStart + length), dstStart);
+  return sumWordsIn(memory, dst, dstStart, dstStart + length);
+}
+
+function sumWordsIn(
+  memory: ChecksumMemory | null,
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+): number {
   if (end - start < WORD_LOOP_MIN_LENGTH) return sumBytes(bytes, start, end, start);
-  const fast = checksumMemory();
+  const fast = memory;
   if (fast !== null && bytes.buffer === fast.buffer) {
     const littleEndian = fast.sumLittleEndian(bytes, start, end);
     return ((littleEndian & 0xff) << 8) | (littleEndian >>> 8);

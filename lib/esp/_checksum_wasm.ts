@@ -8,9 +8,12 @@
  * would detach every view handed out (and the pointers FFI batches hold).
  */
 
-/** `checksum.wat` assembled (wabt 1.0.39, SIMD); test/esp/checksum_wasm_test.ts checks it. */
+/**
+ * `checksum.wat` assembled (wabt 1.0.39, SIMD and bulk memory); test/esp/checksum_wasm_test.ts
+ * checks it.
+ */
 export const CHECKSUM_WASM_BASE64 =
-  "AGFzbQEAAAABBwFgAn9/AX8CDwEDZW52Bm1lbW9yeQIAAQMCAQAHBwEDc3VtAAAKngIBmwIDAn8BewF+IAAgAUFwcWohAgJAA0AgACACTw0BIABBgIAEaiEDIAMgAksEQCACIQML/QwAAAAAAAAAAAAAAAAAAAAAIQQDQCAEIAD9AAQA/X/9rgEhBCAAQRBqIQAgACADSQ0ACyAFIAT9GwCtIAT9GwGtfCAE/RsCrSAE/RsDrXx8fCEFDAALCyABQQ9xIQECQANAIAFBAkkNASAFIAAvAQCtfCEFIABBAmohACABQQJrIQEMAAsLIAEEQCAFIAAtAACtfCEFCyAFQv////8PgyAFQiCIfCEFIAVC/////w+DIAVCIIh8IQUgBUL//wODIAVCEIh8IQUgBUL//wODIAVCEIh8IQUgBUL//wODIAVCEIh8IQUgBacL";
+  "AGFzbQEAAAABGQRgAn9/AX9gA39/fwBgA39/fwF/YAF+AX8CDwEDZW52Bm1lbW9yeQIAAQMFBAABAgMHGQMDc3VtAAAEY29weQABCGNvcHlfc3VtAAIK8gMEzQEDAn8BewF+IAAgAUFwcWohAgJAA0AgACACTw0BIABBgIAEaiEDIAMgAksEQCACIQML/QwAAAAAAAAAAAAAAAAAAAAAIQQDQCAEIAD9AAQA/X/9rgEhBCAAQRBqIQAgACADSQ0ACyAFIAT9GwCtIAT9GwGtfCAE/RsCrSAE/RsDrXx8fCEFDAALCyABQQ9xIQECQANAIAFBAkkNASAFIAAvAQCtfCEFIABBAmohACABQQJrIQEMAAsLIAEEQCAFIAAtAACtfCEFCyAFEAMLDAAgACABIAL8CgAAC74BAwJ/AnsBfiABIAJBcHFqIQMCQANAIAEgA08NASABQYCABGohBCAEIANLBEAgAyEEC/0MAAAAAAAAAAAAAAAAAAAAACEFA0AgAf0ABAAhBiAAIAb9CwQAIAUgBv1//a4BIQUgAUEQaiEBIABBEGohACABIARJDQALIAcgBf0bAK0gBf0bAa18IAX9GwKtIAX9GwOtfHx8IQcMAAsLIAJBD3EhAiAAIAEgAvwKAAAgByAAIAIQAK18IQcgBxADC1QAIABC/////w+DIABCIIh8IQAgAEL/////D4MgAEIgiHwhACAAQv//A4MgAEIQiHwhACAAQv//A4MgAEIQiHwhACAAQv//A4MgAEIQiHwhACAApws=";
 
 /** WebAssembly page size. */
 const PAGE = 65536;
@@ -19,6 +22,16 @@ const ALIGNMENT = 64;
 
 /** The `sum` export: folded sum of the little-endian 16-bit words of `[ptr, ptr + len)`. */
 type WasmSum = (ptr: number, len: number) => number;
+/** The `copy` export: `[dst, dst + len) = [src, src + len)`. */
+type WasmCopy = (dst: number, src: number, len: number) => void;
+/** The `copy_sum` export: `copy` (no overlap), returning the `sum` of the copied bytes. */
+type WasmCopySum = (dst: number, src: number, len: number) => number;
+
+interface WasmExports {
+  sum: WasmSum;
+  copy: WasmCopy;
+  copy_sum: WasmCopySum;
+}
 
 let compiled: WebAssembly.Module | null | undefined;
 
@@ -50,11 +63,15 @@ export class ChecksumMemory {
   /** The memory's buffer: a view is fast when `view.buffer === buffer`. */
   readonly buffer: ArrayBufferLike;
   readonly #sum: WasmSum;
+  readonly #copy: WasmCopy;
+  readonly #copySum: WasmCopySum;
   #used = 0;
 
-  private constructor(buffer: ArrayBufferLike, sum: WasmSum) {
+  private constructor(buffer: ArrayBufferLike, exports: WasmExports) {
     this.buffer = buffer;
-    this.#sum = sum;
+    this.#sum = exports.sum;
+    this.#copy = exports.copy;
+    this.#copySum = exports.copy_sum;
   }
 
   /**
@@ -68,7 +85,7 @@ export class ChecksumMemory {
       const pages = Math.ceil(bytes / PAGE);
       const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
       const instance = new WebAssembly.Instance(module, { env: { memory } });
-      return new ChecksumMemory(memory.buffer, instance.exports.sum as WasmSum);
+      return new ChecksumMemory(memory.buffer, instance.exports as unknown as WasmExports);
     } catch {
       return null;
     }
@@ -102,6 +119,34 @@ export class ChecksumMemory {
    */
   sumLittleEndian(bytes: Uint8Array, start: number, end: number): number {
     return this.#sum(bytes.byteOffset + start, end - start);
+  }
+
+  /** Whether `bytes` is a view into this memory (so {@link copy} and the sums can take it). */
+  holds(bytes: Uint8Array): boolean {
+    return bytes.buffer === this.buffer;
+  }
+
+  /**
+   * `dst[dstStart, + length) = src[srcStart, + length)` for views into {@link buffer} (see
+   * {@link holds}), without a view or `set` call per copy; the ranges may overlap. The caller
+   * keeps the ranges inside the views.
+   */
+  copy(dst: Uint8Array, dstStart: number, src: Uint8Array, srcStart: number, length: number): void {
+    this.#copy(dst.byteOffset + dstStart, src.byteOffset + srcStart, length);
+  }
+
+  /**
+   * {@link copy} for ranges that do not overlap, returning what {@link sumLittleEndian} would
+   * return for the copied bytes: one pass over them instead of two.
+   */
+  copyAndSum(
+    dst: Uint8Array,
+    dstStart: number,
+    src: Uint8Array,
+    srcStart: number,
+    length: number,
+  ): number {
+    return this.#copySum(dst.byteOffset + dstStart, src.byteOffset + srcStart, length);
   }
 }
 

@@ -45,6 +45,7 @@ import {
   TcpFlag,
   writeU16,
 } from "./_checksum.ts";
+import { checksumMemory } from "./_checksum_wasm.ts";
 
 /** Counter names of a {@link GroCoalescer}. */
 export const GRO_COALESCE_COUNTERS = [
@@ -78,6 +79,12 @@ export interface GroCoalescerOptions {
   maxPacketLength?: number;
   /** Verify TCP checksums before merging (default true; see the module comment). */
   verifyChecksums?: boolean;
+  /**
+   * Where to build the frames, at least `maxPackets × (maxPacketLength + VNET_HDR_LENGTH)`
+   * bytes; default its own. A view into the thread's packet memory (`_checksum_wasm.ts`) lets
+   * payloads be copied there without a view per packet.
+   */
+  arena?: Uint8Array;
   /** Counters to add to (e.g. a worker's, in shared memory); default its own. */
   counters?: Counters<GroCoalesceCounterName>;
 }
@@ -164,7 +171,14 @@ export class GroCoalescer {
     }
     this.maxPackets = maxPackets;
     this.#verifyChecksums = options.verifyChecksums ?? true;
-    this.arena = new Uint8Array(maxPackets * (maxPacketLength + VNET_HDR_LENGTH));
+    const arenaLength = maxPackets * (maxPacketLength + VNET_HDR_LENGTH);
+    if (options.arena !== undefined && options.arena.length < arenaLength) {
+      throw new RangeError(
+        `Cannot create GRO coalescer: the arena has ${options.arena.length} bytes, ` +
+          `${arenaLength} needed`,
+      );
+    }
+    this.arena = options.arena ?? new Uint8Array(arenaLength);
     this.frameOffsets = new Uint32Array(maxPackets);
     this.frameLengths = new Uint32Array(maxPackets);
     this.#kind = new Uint8Array(maxPackets);
@@ -386,6 +400,8 @@ export class GroCoalescer {
   /** Pass 2: writes the frames of `groups` groups into the arena. */
   #emit(groups: number): void {
     let offset = 0;
+    const memory = checksumMemory();
+    const inMemory = memory !== null && memory.holds(this.arena);
     for (let g = 0; g < groups; g++) {
       const first = this.#groupFirst[g]!;
       const head = this.#packets[first]!;
@@ -404,8 +420,13 @@ export class GroCoalescer {
       let end = packetStart + head.length;
       for (let m = this.#nextMember[first]!; m >= 0; m = this.#nextMember[m]!) {
         const packet = this.#packets[m]!;
-        this.arena.set(packet.subarray(headersLength), end);
-        end += packet.length - headersLength;
+        const payload = packet.length - headersLength;
+        if (inMemory && memory.holds(packet)) {
+          memory.copy(this.arena, end, packet, headersLength, payload);
+        } else {
+          this.arena.set(packet.subarray(headersLength), end);
+        }
+        end += payload;
       }
       const packetLength = end - packetStart;
       const isIpv6 = head[0]! >> 4 === 6;

@@ -28,6 +28,7 @@ import {
   VnetHdrFlag,
 } from "../net/mod.ts";
 import {
+  copyAndSumWords,
   foldSum,
   IP_PROTOCOL_TCP,
   pseudoHeaderAddressSum,
@@ -41,6 +42,7 @@ import {
   writeU16,
   writeU32,
 } from "./_checksum.ts";
+import { checksumMemory } from "./_checksum_wasm.ts";
 
 /** Counter names of a {@link GsoSplitter}. */
 export const GSO_SPLIT_COUNTERS = [
@@ -263,15 +265,19 @@ export class GsoSplitter {
     const p = VNET_HDR_LENGTH;
     const ipHeaderLength = this.#ipHeaderLength;
     const checksumAt = ipHeaderLength + TCP_CHECKSUM_OFFSET;
-    const headers = frame.subarray(p, p + headersLength);
     const last = this.#count - 1;
+    // Packet memory (the workers'): copies and the payload sum without a view or `set` call.
+    const memory = checksumMemory();
+    const inMemory = memory !== null && memory.holds(frame);
+    const headers = inMemory ? NO_FRAME : frame.subarray(p, p + headersLength);
     for (let k = 0; k < n; k++) {
       const i = first + k;
       const out = segments[start + k]!;
       const dataStart = p + headersLength + i * mss;
       const dataLength = Math.min(mss, payloadLength - i * mss);
       const segmentLength = headersLength + dataLength;
-      out.set(headers, 0);
+      if (inMemory && memory.holds(out)) memory.copy(out, 0, frame, p, headersLength);
+      else out.set(inMemory ? frame.subarray(p, p + headersLength) : headers, 0);
       if (this.#isIpv6) {
         writeU16(out, IPV6_PAYLOAD_LENGTH, segmentLength - IPV6_HEADER_LENGTH);
       } else {
@@ -285,11 +291,12 @@ export class GsoSplitter {
       if (i < last) flags &= ~(TcpFlag.FIN | TcpFlag.PSH);
       if (i > 0) flags &= ~TcpFlag.CWR;
       out[ipHeaderLength + TCP_FLAGS_OFFSET] = flags;
-      out.set(frame.subarray(dataStart, dataStart + dataLength), headersLength);
       out[checksumAt] = 0;
       out[checksumAt + 1] = 0;
+      // The payload starts a whole number of 32-bit words into the TCP header: the two sums add.
       const sum = this.#addressSum + (segmentLength - ipHeaderLength) +
-        sumWords(out, ipHeaderLength, segmentLength);
+        sumWords(out, ipHeaderLength, headersLength) +
+        copyAndSumWords(memory, out, headersLength, frame, dataStart, dataLength);
       writeU16(out, checksumAt, ~foldSum(sum));
       lengths[start + k] = segmentLength;
     }

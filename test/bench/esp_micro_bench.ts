@@ -26,6 +26,7 @@ import {
   ReplayWindow,
   useChecksumMemory,
 } from "../../lib/esp/mod.ts";
+import { VNET_HDR_LENGTH } from "../../lib/net/mod.ts";
 import { ipv4Packet, saPair } from "../esp/_helpers.ts";
 import { ACK, payloadBytes, superFrame } from "../esp/_offload_packets.ts";
 
@@ -161,7 +162,11 @@ for (const [name, source] of [["in order", inOrder], ["out of order", outOfOrder
 
   const received = Array.from({ length: 47 }, (_, j) => memory.alloc(espLengths[j]!));
   const packets: Uint8Array[] = new Array(47);
-  const coalescer = new GroCoalescer({ maxPackets: 64, maxPacketLength: 2048 });
+  const coalescer = new GroCoalescer({
+    maxPackets: 64,
+    maxPacketLength: 2048,
+    arena: memory.alloc(64 * (2048 + VNET_HDR_LENGTH)),
+  });
   Deno.bench({
     name: "decapsulate 47 ESP packets + coalesce into one super frame, aes256gcm16",
     group: "offload",

@@ -38,7 +38,10 @@ function withMemory(bytes: number, body: (memory: ChecksumMemory) => void): void
 Deno.test("the embedded checksum module is checksum.wat assembled", async () => {
   const source = await Deno.readTextFile(new URL("../../lib/esp/checksum.wat", import.meta.url));
   const assembler = await wabt();
-  const module = assembler.parseWat("checksum.wat", source, { simd: true });
+  const module = assembler.parseWat("checksum.wat", source, {
+    simd: true,
+    bulk_memory: true,
+  });
   try {
     module.validate();
     const { buffer } = module.toBinary({});
@@ -140,4 +143,67 @@ Deno.test("GSO split into packet memory and GRO coalescing from it keep checksum
     assertEquals(coalescer.coalesce(packets, n), 3, "before, the bad one, after");
     assertEquals(coalescer.counters.get("checksumInvalid"), 1);
   });
+});
+
+Deno.test("copy and copyAndSum move the bytes and sum them like sum, at any offset and length", () => {
+  withMemory(5 * 65536, (memory) => {
+    const area = memory.alloc(4 * 65536);
+    let seed = 7;
+    const next = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0);
+    for (let i = 0; i < area.length; i++) area[i] = next() & 0xff;
+    const lengths = [0, 1, 2, 15, 16, 17, 31, 64, 1398, 1399, 9000, 65535, 65536, 70001];
+    for (let round = 0; round < 300; round++) {
+      const length = round < lengths.length ? lengths[round]! : next() % 20000;
+      // Sources in [0, 102769), destinations in [110000, 212769): never overlapping.
+      const src = next() % 32768;
+      const dst = 110000 + (next() % 32768);
+      const expected = area.slice(src, src + length);
+      const sum = memory.copyAndSum(area, dst, area, src, length);
+      assertEquals(area.subarray(dst, dst + length), expected, `round ${round}: bytes`);
+      const reference = memory.sumLittleEndian(area, dst, dst + length);
+      assert(sameSum(sum, reference), `round ${round} (${length} bytes): ${sum} vs ${reference}`);
+    }
+    // copy allows overlap (memmove).
+    const before = area.slice(100, 1100);
+    memory.copy(area, 150, area, 100, 1000);
+    assertEquals(area.subarray(150, 1150), before);
+  });
+});
+
+Deno.test("split from a frame in packet memory and coalescing into an arena there: same bytes as plain buffers", () => {
+  withMemory(8 << 20, (memory) => {
+    for (const v6 of [false, true]) {
+      const spec: TcpSpec = { v6, payload: payloadBytes(40 * 1398 + 123), flags: ACK };
+      const plainFrame = superFrame(spec, 1398);
+      const fastFrame = memory.alloc(plainFrame.length);
+      fastFrame.set(plainFrame);
+      const split = (frame: Uint8Array, segments: Uint8Array[]) => {
+        const lengths = new Uint32Array(64);
+        const n = new GsoSplitter().split(frame, { segments, lengths });
+        return Array.from({ length: n }, (_, i) => segments[i]!.subarray(0, lengths[i]));
+      };
+      const plain = split(plainFrame, Array.from({ length: 64 }, () => new Uint8Array(2048)));
+      const fast = split(fastFrame, Array.from({ length: 64 }, () => memory.alloc(2048)));
+      assertEquals(fast.length, 41);
+      assertEquals(fast, plain, `${v6 ? "IPv6" : "IPv4"}: segments`);
+      for (const segment of fast) assert(transportChecksumOk(segment.slice()));
+      const frames = (arena?: Uint8Array) => {
+        const coalescer = new GroCoalescer({
+          maxPackets: 64,
+          maxPacketLength: 2048,
+          ...(arena ? { arena } : {}),
+        });
+        const count = coalescer.coalesce(fast, fast.length);
+        return Array.from({ length: count }, (_, i) => coalescer.frame(i).slice());
+      };
+      const fromArena = frames(memory.alloc(64 * 2060));
+      assertEquals(fromArena.length, 1);
+      assertEquals(fromArena, frames(), `${v6 ? "IPv6" : "IPv4"}: coalesced frame`);
+    }
+  });
+  assertThrows(
+    () => new GroCoalescer({ maxPackets: 64, maxPacketLength: 2048, arena: new Uint8Array(10) }),
+    RangeError,
+    "arena",
+  );
 });
