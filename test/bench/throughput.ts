@@ -1,7 +1,8 @@
 /**
  * Throughput benchmark: iperf3 TCP (1 and 4 streams) through each path, all in one run so that
  * the figures compare (LAB-FACTS: ±20 % between runs). Run it with `bash scripts/bench.sh
- * [--rounds R] [--seconds S] [--only name,name] [--[no-]load-checks] [--[no-]memory]`; it prints
+ * [--rounds R] [--seconds S] [--warmup S] [--only name,name] [--[no-]load-checks] [--[no-]memory]`;
+ * it prints
  * a table and writes `test/artifacts/throughput.json`.
  *
  * Paths (test/bench/_paths.ts): plain veth, our appliance with three suites, strongSwan
@@ -11,10 +12,12 @@
  *    and both iperf3 ends run inside them;
  * 2. the tunnel is brought up and proven: the expected suite on both ends where the peer can
  *    tell, ping both ways between the inner addresses (10.1.0.1 ⇄ 10.2.0.1);
- * 3. R rounds of {TCP 1 stream, TCP 4 streams}, S seconds each, iperf3 bound to the inner
+ * 3. a warm-up: TCP 1 stream for `--warmup` seconds (default 5), not counted: a path that just
+ *    started (processes, JIT, buffers) runs slower for its first seconds;
+ * 4. R rounds of {TCP 1 stream, TCP 4 streams}, S seconds each, iperf3 bound to the inner
  *    addresses; around each measurement the machine's CPU time (/proc/stat) and the tunnel
  *    device's counters, which must show the transferred bytes (else the traffic bypassed it);
- * 4. medians with min–max per path, CPU use as percent of all cores over all its measurements.
+ * 5. medians with min–max per path, CPU use as percent of all cores over all its measurements.
  *
  * Then, by default when every path is measured, the load checks and memory figures of
  * test/bench/load_checks.ts (one more lab).
@@ -61,6 +64,12 @@ export const DEFAULT_REPORT_PATH: string = `${ARTIFACTS_DIR}throughput.json`;
 export const DEFAULT_ROUNDS = 3;
 /** Default length of one iperf3 measurement in seconds. */
 export const DEFAULT_SECONDS = 10;
+/**
+ * Default length of the discarded TCP run each path gets before its rounds, in seconds. A
+ * freshly started path is slower for its first seconds (measured here: ours ≈ 4,300 Mbit/s in
+ * a first 5-second round, ≈ 5,200 from the second on); the rounds measure the steady state.
+ */
+export const DEFAULT_WARMUP_SECONDS = 5;
 /** Parallel TCP streams of the two measurements of a round. */
 export const STREAM_COUNTS = [1, 4] as const;
 /**
@@ -91,6 +100,8 @@ export interface ThroughputReport {
   date: string;
   rounds: number;
   seconds: number;
+  /** The discarded TCP run each path had before its rounds (see {@link BenchOptions.warmup}). */
+  warmup_seconds: number;
   rows: ThroughputRow[];
   /** A new IKE SA and liveness checks while ours-aes256gcm carries load (`--load-checks`). */
   load_checks?: LoadChecksReport;
@@ -106,6 +117,11 @@ export interface BenchOptions {
   rounds: number;
   /** Length of one measurement in seconds. */
   seconds: number;
+  /**
+   * Seconds of TCP (1 stream) through each path before its rounds, not counted; default
+   * {@link DEFAULT_WARMUP_SECONDS}, 0 = none.
+   */
+  warmup?: number;
   /** Names of the paths to measure (all of {@link PATH_NAMES} when absent). */
   only?: readonly string[];
   /** Run the load checks (default: only when all paths are measured). */
@@ -230,12 +246,13 @@ export function spread(values: readonly number[]): Spread {
 }
 
 /** Usage line of the command. */
-export const BENCH_USAGE =
-  "usage: [--rounds N] [--seconds S] [--only name,name] [--[no-]load-checks] [--[no-]memory]";
+export const BENCH_USAGE = "usage: [--rounds N] [--seconds S] [--warmup S] [--only name,name] " +
+  "[--[no-]load-checks] [--[no-]memory]";
 
 /**
- * Parses the command line: `--rounds N`, `--seconds S`, `--only name,name` (also `--x=value`),
- * `--load-checks`/`--no-load-checks`, `--memory`/`--no-memory`.
+ * Parses the command line: `--rounds N`, `--seconds S`, `--warmup S` (0 allowed),
+ * `--only name,name` (also `--x=value`), `--load-checks`/`--no-load-checks`,
+ * `--memory`/`--no-memory`.
  *
  * @example
  * ```ts
@@ -267,6 +284,11 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
       case "--seconds":
         options.seconds = positiveInteger(value());
         break;
+      case "--warmup": {
+        const v = value();
+        options.warmup = v === "0" ? 0 : positiveInteger(v);
+        break;
+      }
       case "--only": {
         const names = value().split(",").map((s) => s.trim()).filter((s) => s !== "");
         const unknown = names.filter((n) => !PATH_NAMES.includes(n));
@@ -305,6 +327,18 @@ async function measurePath(
 ): Promise<ThroughputRow> {
   const log = options.log ?? console.error;
   const endpoints = await path.setUp(lab);
+  const warmup = options.warmup ?? DEFAULT_WARMUP_SECONDS;
+  if (warmup > 0) {
+    const mbps = await iperf3(lab, {
+      server: endpoints.server,
+      client: endpoints.client,
+      serverAddress: endpoints.serverAddress,
+      clientAddress: endpoints.clientAddress,
+      seconds: warmup,
+      streams: 1,
+    });
+    log(`bench: ${path.name} warm-up ${warmup} s tcp1: ${mbps.toFixed(0)} Mbit/s (not counted)`);
+  }
   const results = new Map<number, number[]>(STREAM_COUNTS.map((n) => [n, []]));
   let busy = 0;
   let total = 0;
@@ -371,12 +405,19 @@ export async function runBenchmark(options: BenchOptions): Promise<ThroughputRep
   const date = new Date().toISOString();
   const selected = PATHS.filter((p) => options.only === undefined || options.only.includes(p.name));
   const perMeasurementMs = (options.seconds + 25) * 1000;
-  const timeoutMs = 90_000 + options.rounds * STREAM_COUNTS.length * perMeasurementMs;
+  const warmupMs = ((options.warmup ?? DEFAULT_WARMUP_SECONDS) + 25) * 1000;
+  const timeoutMs = 90_000 + warmupMs + options.rounds * STREAM_COUNTS.length * perMeasurementMs;
   const rows: ThroughputRow[] = [];
   for (const path of selected) {
     rows.push(await withLab((lab) => measurePath(lab, path, options), { timeoutMs }));
   }
-  const report: ThroughputReport = { date, rounds: options.rounds, seconds: options.seconds, rows };
+  const report: ThroughputReport = {
+    date,
+    rounds: options.rounds,
+    seconds: options.seconds,
+    warmup_seconds: options.warmup ?? DEFAULT_WARMUP_SECONDS,
+    rows,
+  };
   const everything = options.only === undefined;
   const loadChecks = options.loadChecks ?? everything;
   const memory = options.memory ?? everything;

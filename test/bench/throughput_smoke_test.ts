@@ -6,7 +6,7 @@
  * the tunnel device carried the bytes) and that the JSON has the documented shape; it makes no
  * timing assertion. The load checks and memory figures are not run here. The report goes to a
  * temp file so that test/artifacts/throughput.json keeps the last full benchmark. */
-import { assert, assertEquals } from "../_assert.ts";
+import { assert, assertEquals, assertThrows } from "../_assert.ts";
 import { requireRoot } from "../netns/harness.ts";
 import { generatorAddress, multiplyChildren, parseLivenessChecks } from "./load_checks.ts";
 import {
@@ -59,6 +59,12 @@ Deno.test("parseBenchArgs reads --rounds, --seconds, --only and rejects unknown 
     message = e instanceof Error ? e.message : String(e);
   }
   assert(message.startsWith("Cannot parse --only: unknown path tinc"), message);
+});
+
+Deno.test("parseBenchArgs reads --warmup (0 switches it off) and refuses a negative one", () => {
+  assertEquals(parseBenchArgs(["--warmup", "0"]), { rounds: 3, seconds: 10, warmup: 0 });
+  assertEquals(parseBenchArgs(["--warmup=7"]), { rounds: 3, seconds: 10, warmup: 7 });
+  assertThrows(() => parseBenchArgs(["--warmup", "-1"]), RangeError, "--warmup");
 });
 
 Deno.test("parseBenchArgs switches the load checks and memory figures on and off", () => {
@@ -134,6 +140,7 @@ Deno.test({
     const report = await runBenchmark({
       rounds: 1,
       seconds: 3,
+      warmup: 1,
       only: SMOKE_PATHS,
       loadChecks: false,
       memory: false,
@@ -142,7 +149,14 @@ Deno.test({
     try {
       await writeReport(report, path);
       const parsed = JSON.parse(await Deno.readTextFile(path)) as ThroughputReport;
-      assertEquals(Object.keys(parsed).sort(), ["date", "rounds", "rows", "seconds"]);
+      assertEquals(Object.keys(parsed).sort(), [
+        "date",
+        "rounds",
+        "rows",
+        "seconds",
+        "warmup_seconds",
+      ]);
+      assertEquals(parsed.warmup_seconds, 1);
       assertEquals(new Date(parsed.date).toISOString(), parsed.date, "date is ISO 8601");
       assertEquals([parsed.rounds, parsed.seconds], [1, 3]);
       assertEquals(parsed.rows.map((r) => r.name), SMOKE_PATHS);
