@@ -195,6 +195,22 @@ function queueDevice(
   };
 }
 
+/** Adds a super packet's figures to a realm's TUN-to-peer counters. */
+function countOutbound(
+  counters: Counters<TunToPeerCounterName>,
+  packets: number,
+  bytes: number,
+  sent: number,
+  sentBytes: number,
+): void {
+  if (packets === 0) return;
+  counters.add("rxPackets", packets);
+  counters.add("rxBytes", bytes);
+  if (sent === 0) return;
+  counters.add("txPackets", sent);
+  counters.add("txBytes", sentBytes);
+}
+
 /** Coalesces the packets an offload queue collected and writes the frames. */
 function flushOffload(tun: TunQueue, offload: RealmOffload): void {
   const count = offload.pendingCount;
@@ -238,6 +254,12 @@ export class DataPlaneWorker {
   readonly #packetMemory: ChecksumMemory | null;
   /** GSO split output, shared by the realms (each outbound batch uses it up at once). */
   readonly #segments: SegmentOutput & { start: number };
+  /**
+   * The `sockaddr` array last copied into each slot of the UDP and raw send batches (a path
+   * change gives a record a new array): the 16 bytes are copied only when it changes.
+   */
+  readonly #udpSendNames: (Uint8Array | undefined)[] = [];
+  readonly #rawSendNames: (Uint8Array | undefined)[] = [];
   /** {@link #receiveViews}, by UDP receive slot: GRO segments, and one datagram per slot. */
   readonly #receiveViewCache: (ReceiveViews | undefined)[] = [];
   readonly #singleViewCache: (ReceiveViews | undefined)[] = [];
@@ -681,13 +703,21 @@ export class DataPlaneWorker {
     }
     if (count < 0) realm.outbound.add("dropMalformed");
     const counters = realm.outbound;
+    const names = udp ? this.#udpSendNames : this.#rawSendNames;
+    const sockaddr = record.sockaddr;
+    // Counted once per super packet (not per segment): the counters are the realm's, in shared
+    // memory, and only read by the main thread.
+    let segments = 0;
+    let innerBytes = 0;
+    let sent = 0;
+    let sentBytes = 0;
     while (count > 0) {
       const first = output.start;
       const end = first + count;
       for (let slot = first; slot < end; slot++) {
         const inner = output.lengths[slot]!;
-        counters.add("rxPackets");
-        counters.add("rxBytes", inner);
+        segments++;
+        innerBytes += inner;
         const length = encapsulateInPlace(
           sa,
           target.slots[slot]!,
@@ -701,12 +731,16 @@ export class DataPlaneWorker {
           counters.add(ENCAP_COUNTER[length] ?? "dropEncap", lost);
           if (udp) this.#udpCount = slot;
           else this.#rawCount = slot;
+          countOutbound(counters, segments, innerBytes, sent, sentBytes);
           return;
         }
         target.setLength(slot, length);
-        target.setName(slot, record.sockaddr);
-        counters.add("txPackets");
-        counters.add("txBytes", length);
+        if (names[slot] !== sockaddr) {
+          target.setName(slot, sockaddr);
+          names[slot] = sockaddr;
+        }
+        sent++;
+        sentBytes += length;
       }
       if (udp) this.#udpCount = end;
       else this.#rawCount = end;
@@ -714,6 +748,7 @@ export class DataPlaneWorker {
       output.start = udp ? this.#udpCount : this.#rawCount;
       count = offload.splitter.splitMore(output);
     }
+    countOutbound(counters, segments, innerBytes, sent, sentBytes);
   }
 
   /** The offload path without an SA (or socket): split, then {@link #encryptOne} counts each. */
@@ -799,7 +834,11 @@ export class DataPlaneWorker {
       return;
     }
     target.setLength(slot, length);
-    target.setName(slot, record.sockaddr);
+    const names = record.udp ? this.#udpSendNames : this.#rawSendNames;
+    if (names[slot] !== record.sockaddr) {
+      target.setName(slot, record.sockaddr);
+      names[slot] = record.sockaddr;
+    }
     if (record.udp) this.#udpCount++;
     else this.#rawCount++;
     counters.add("txPackets");
