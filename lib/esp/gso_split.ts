@@ -149,6 +149,32 @@ export class GsoSplitter {
     return this.#hdr;
   }
 
+  /**
+   * How many segments {@link split} makes of `frame` when it is a well-formed TCP super packet
+   * (vnet header + IP packet), else 0. Reads only the headers; allocates nothing.
+   */
+  segmentCount(frame: Uint8Array): number {
+    const p = VNET_HDR_LENGTH;
+    if (frame.length < p + 20) return 0;
+    const gsoType = frame[1]! & ~VnetGsoType.ECN;
+    const mss = frame[4]! | (frame[5]! << 8);
+    if (mss === 0) return 0;
+    let ipHeaderLength: number;
+    let packetLength: number;
+    if (gsoType === VnetGsoType.TCPV4 && frame[p]! >> 4 === 4) {
+      ipHeaderLength = (frame[p]! & 0x0f) * 4;
+      packetLength = readU16(frame, p + IPV4_TOTAL_LENGTH);
+    } else if (gsoType === VnetGsoType.TCPV6 && frame[p]! >> 4 === 6) {
+      ipHeaderLength = IPV6_HEADER_LENGTH;
+      packetLength = IPV6_HEADER_LENGTH + readU16(frame, p + IPV6_PAYLOAD_LENGTH);
+    } else {
+      return 0;
+    }
+    if (packetLength > frame.length - p || ipHeaderLength + 13 > packetLength) return 0;
+    const payload = packetLength - ipHeaderLength - (frame[p + ipHeaderLength + 12]! >> 4) * 4;
+    return payload > 0 ? Math.ceil(payload / mss) : 0;
+  }
+
   /** Segments of the last super packet not written yet (see {@link splitMore}). */
   get pendingSegments(): number {
     return this.#count - this.#next;

@@ -298,3 +298,23 @@ Deno.test("fills one output batch from several frames through start", () => {
   assertEquals(splitter.split(superFrame(a, 1000), output), 2, "2 of 3 segments fit");
   assertEquals(splitter.pendingSegments, 1);
 });
+
+Deno.test("segmentCount tells how many segments split makes, from the headers alone", () => {
+  const splitter = new GsoSplitter();
+  for (const v6 of [false, true]) {
+    for (const [bytes, mss] of [[46 * 1398, 1398], [46 * 1398 + 1, 1398], [5000, 1000], [1, 1]]) {
+      const frame = superFrame({ v6, payload: payloadBytes(bytes!), flags: ACK }, mss!);
+      const expected = Math.ceil(bytes! / mss!);
+      assertEquals(splitter.segmentCount(frame), expected, `${v6 ? "v6" : "v4"} ${bytes}/${mss}`);
+      assertEquals(splitAll(splitter, frame, 2000).length, expected);
+    }
+  }
+  // Not a super packet: a plain frame, a UDP frame, a short or truncated frame.
+  const tcp = tcpPacket({ payload: payloadBytes(100), flags: ACK });
+  assertEquals(splitter.segmentCount(concat(vnetHeader({}), tcp)), 0);
+  assertEquals(splitter.segmentCount(concat(vnetHeader({ gsoType: 1, gsoSize: 0 }), tcp)), 0);
+  assertEquals(splitter.segmentCount(concat(vnetHeader({ gsoType: 5, gsoSize: 10 }), tcp)), 0);
+  assertEquals(splitter.segmentCount(new Uint8Array(12)), 0);
+  const whole = superFrame({ payload: payloadBytes(5000), flags: ACK }, 1000);
+  assertEquals(splitter.segmentCount(whole.subarray(0, 200)), 0, "truncated");
+});
