@@ -41,6 +41,7 @@ import {
   InboundResult,
   ipVersionOf,
   parsePrefix,
+  publishInboundTally,
   Sadb,
   type SegmentOutput,
   type TunToPeerCounterName,
@@ -486,7 +487,11 @@ export class DataPlaneWorker {
       device: queueDevice(realm.name, realm.mtu, tun, offload),
       sadb: new Sadb(),
       outbound: counters.outbound,
-      inbound: createInboundContext(counters.inbound, new Logger("esp", realm.name)),
+      inbound: {
+        ...createInboundContext(counters.inbound, new Logger("esp", realm.name)),
+        // Summed per packet, added to the shared counters once per batch (#flushInbound).
+        tally: { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0 },
+      },
       lastNoRoute: 0,
     });
   }
@@ -810,6 +815,7 @@ export class DataPlaneWorker {
   #flushInbound(): void {
     for (const realm of this.#pollRealms) {
       if (realm.offload !== null) flushOffload(realm.tun, realm.offload);
+      publishInboundTally(realm.inbound);
     }
   }
 

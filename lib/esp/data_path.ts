@@ -275,6 +275,38 @@ export interface InboundContext {
   counters: Counters<PeerToTunCounterName>;
   log: Logger;
   limit: RateLimit;
+  /**
+   * A batching caller's running sums of `rxPackets`/`rxBytes`/`txPackets`/`txBytes`, which
+   * {@link deliverInboundEsp} then adds to instead of the counters (four lookups per packet
+   * fewer); the caller moves them into the counters with {@link publishInboundTally}.
+   */
+  tally?: InboundTally;
+}
+
+/** See {@link InboundContext.tally}. */
+export interface InboundTally {
+  rxPackets: number;
+  rxBytes: number;
+  txPackets: number;
+  txBytes: number;
+}
+
+/** Adds what `context.tally` summed to its counters and clears it (once per batch). */
+export function publishInboundTally(context: InboundContext): void {
+  const tally = context.tally;
+  if (tally === undefined || tally.rxPackets === 0) return;
+  const counters = context.counters;
+  counters.add("rxPackets", tally.rxPackets);
+  counters.add("rxBytes", tally.rxBytes);
+  if (tally.txPackets > 0) {
+    counters.add("txPackets", tally.txPackets);
+    counters.add("txBytes", tally.txBytes);
+  }
+  tally.rxPackets =
+    tally.rxBytes =
+    tally.txPackets =
+    tally.txBytes =
+      0;
 }
 
 /** Creates the state for {@link handleInboundEsp}. */
@@ -372,8 +404,14 @@ export function deliverInboundEsp(
   textView?: Uint8Array,
 ): InboundResult {
   const counters = context.counters;
-  counters.add("rxPackets");
-  counters.add("rxBytes", datagram.length);
+  const tally = context.tally;
+  if (tally !== undefined) {
+    tally.rxPackets++;
+    tally.rxBytes += datagram.length;
+  } else {
+    counters.add("rxPackets");
+    counters.add("rxBytes", datagram.length);
+  }
   // 4. decrypt
   const result = decapsulate(entry.sa, datagram, undefined, textView);
   if (typeof result === "number") {
@@ -409,8 +447,13 @@ export function deliverInboundEsp(
     counters.add("dropDeviceFull");
     return InboundResult.DeviceFull;
   }
-  counters.add("txPackets");
-  counters.add("txBytes", inner.length);
+  if (tally !== undefined) {
+    tally.txPackets++;
+    tally.txBytes += inner.length;
+  } else {
+    counters.add("txPackets");
+    counters.add("txBytes", inner.length);
+  }
   return InboundResult.Delivered;
 }
 

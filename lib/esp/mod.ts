@@ -84,6 +84,7 @@ export {
   inboundContextOf,
   InboundResult,
   PEER_TO_TUN_COUNTERS,
+  publishInboundTally,
   runPeerToTun,
   runTunToPeer,
   TUN_TO_PEER_COUNTERS,
@@ -91,6 +92,7 @@ export {
 export type {
   EspSender,
   InboundContext,
+  InboundTally,
   PeerToTunCounterName,
   PeerToTunOptions,
   TunToPeerCounterName,
