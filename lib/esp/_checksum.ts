@@ -80,11 +80,15 @@ export function copyAndSumWords(
   length: number,
 ): number {
   if (memory !== null && memory.holds(dst) && memory.holds(src)) {
-    const littleEndian = memory.copyAndSum(dst, dstStart, src, srcStart, length);
-    return ((littleEndian & 0xff) << 8) | (littleEndian >>> 8);
+    return fromLittleEndianSum(memory.copyAndSum(dst, dstStart, src, srcStart, length));
   }
   dst.set(src.subarray(srcStart, srcStart + length), dstStart);
   return sumWordsIn(memory, dst, dstStart, dstStart + length);
+}
+
+/** A folded sum of little-endian 16-bit words as the big-endian sum (its bytes swapped). */
+function fromLittleEndianSum(littleEndian: number): number {
+  return ((littleEndian & 0xff) << 8) | (littleEndian >>> 8);
 }
 
 function sumWordsIn(
@@ -96,8 +100,7 @@ function sumWordsIn(
   if (end - start < WORD_LOOP_MIN_LENGTH) return sumBytes(bytes, start, end, start);
   const fast = memory;
   if (fast !== null && bytes.buffer === fast.buffer) {
-    const littleEndian = fast.sumLittleEndian(bytes, start, end);
-    return ((littleEndian & 0xff) << 8) | (littleEndian >>> 8);
+    return fromLittleEndianSum(fast.sumLittleEndian(bytes, start, end));
   }
   const base = bytes.byteOffset;
   let k = start;
