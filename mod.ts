@@ -13,8 +13,8 @@
  * ```
  * @module
  */
-export { Appliance, AUTO_TUNNEL_MTU } from "./lib/appliance/mod.ts";
-export type { ApplianceOptions } from "./lib/appliance/mod.ts";
+export { Appliance, AUTO_PATH_MTU, autoTunnelMtu } from "./lib/appliance/mod.ts";
+export type { ApplianceOptions, OuterPath } from "./lib/appliance/mod.ts";
 export {
   checkAuthAgainstConfig,
   ConfigError,
