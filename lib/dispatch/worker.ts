@@ -167,8 +167,6 @@ interface ReceiveViews {
 
 /** Where an AES-GCM SA's ciphertext starts in an ESP packet: header and 8-byte IV. */
 const GCM_TEXT_START = ESP_HEADER_LENGTH + 8;
-/** `#receiveViews` size of a slot that holds one datagram (no GRO): views of the slot start. */
-const SINGLE_DATAGRAM = 0;
 /**
  * Smallest GRO segment size whose views are kept per slot (smaller ones would mean hundreds of
  * views per slot, remade whenever the size changes): such datagrams get a view each.
@@ -268,9 +266,10 @@ export class DataPlaneWorker {
    */
   readonly #udpSendNames: (Uint8Array | undefined)[] = [];
   readonly #rawSendNames: (Uint8Array | undefined)[] = [];
-  /** {@link #receiveViews}, by UDP receive slot: GRO segments, and one datagram per slot. */
+  /** {@link #receiveViews}, by UDP receive slot (GRO segments). */
   readonly #receiveViewCache: (ReceiveViews | undefined)[] = [];
-  readonly #singleViewCache: (ReceiveViews | undefined)[] = [];
+  /** Each UDP receive slot's ESP text view for a slot that holds one datagram. */
+  readonly #slotTexts: Uint8Array[];
   /** {@link #sendViews}, by send batch and ESP text offset. */
   readonly #sendViewCache = new Map<PacketBatch, Map<number, SegmentOutput & { start: number }>>();
   #poll!: PollSet;
@@ -319,6 +318,7 @@ export class DataPlaneWorker {
       new PacketBatch({ count: BATCH_SIZE, slotSize: SLOT_SIZE, data: memory?.alloc(slotBytes) });
     this.#tunBatch = batch();
     this.#udpReceive = batch();
+    this.#slotTexts = this.#udpReceive.slots.map((slot) => slot.subarray(GCM_TEXT_START));
     this.#udpSend = batch();
     this.#rawReceive = this.#raw ? batch() : null;
     this.#rawSend = this.#raw ? batch() : new PacketBatch({ count: 1, slotSize: 64 });
@@ -722,7 +722,6 @@ export class DataPlaneWorker {
     }
     if (count < 0) realm.outbound.add("dropMalformed");
     const counters = realm.outbound;
-    const names = udp ? this.#udpSendNames : this.#rawSendNames;
     const sockaddr = record.sockaddr;
     // Counted once per super packet (not per segment): the counters are the realm's, in shared
     // memory, and only read by the main thread.
@@ -754,10 +753,7 @@ export class DataPlaneWorker {
           return;
         }
         target.setLength(slot, length);
-        if (names[slot] !== sockaddr) {
-          target.setName(slot, sockaddr);
-          names[slot] = sockaddr;
-        }
+        this.#setName(udp, slot, sockaddr);
         sent++;
         sentBytes += length;
       }
@@ -854,15 +850,22 @@ export class DataPlaneWorker {
       return;
     }
     target.setLength(slot, length);
-    const names = record.udp ? this.#udpSendNames : this.#rawSendNames;
-    if (names[slot] !== record.sockaddr) {
-      target.setName(slot, record.sockaddr);
-      names[slot] = record.sockaddr;
-    }
+    this.#setName(record.udp, slot, record.sockaddr);
     if (record.udp) this.#udpCount++;
     else this.#rawCount++;
     counters.add("txPackets");
     counters.add("txBytes", length);
+  }
+
+  /**
+   * Puts `sockaddr` into `slot` of the UDP or raw send batch, unless the slot holds that array's
+   * bytes already (a path change gives a record a new array).
+   */
+  #setName(udp: boolean, slot: number, sockaddr: Uint8Array): void {
+    const names = udp ? this.#udpSendNames : this.#rawSendNames;
+    if (names[slot] === sockaddr) return;
+    (udp ? this.#udpSend : this.#rawSend).setName(slot, sockaddr);
+    names[slot] = sockaddr;
   }
 
   /** Sends what {@link #encryptOne} queued: one sendmmsg per socket. */
@@ -904,8 +907,7 @@ export class DataPlaneWorker {
       const length = batch.lengths[i]!;
       const size = gro ? batch.segmentSizes[i]! : 0;
       if (size <= 0 || size >= length) {
-        const text = this.#receiveViews(i, SINGLE_DATAGRAM).texts[0];
-        this.#inboundUdpDatagram(batch, i, slot.subarray(0, length), text);
+        this.#inboundUdpDatagram(batch, i, slot.subarray(0, length), this.#slotTexts[i]);
         continue;
       }
       if (size < MIN_VIEWED_SEGMENT) {
@@ -930,19 +932,17 @@ export class DataPlaneWorker {
    * (header + 8-byte IV; decapsulate ignores a view at any other offset).
    */
   #receiveViews(i: number, size: number): ReceiveViews {
-    const cache = size === SINGLE_DATAGRAM ? this.#singleViewCache : this.#receiveViewCache;
-    let views = cache[i];
+    let views = this.#receiveViewCache[i];
     if (views !== undefined && views.size === size) return views;
     const slot = this.#udpReceive.slots[i]!;
-    const step = size === SINGLE_DATAGRAM ? slot.length : size;
     const datagrams: Uint8Array[] = [];
     const texts: Uint8Array[] = [];
-    for (let at = 0; at + step <= slot.length; at += step) {
-      datagrams.push(slot.subarray(at, at + step));
+    for (let at = 0; at + size <= slot.length; at += size) {
+      datagrams.push(slot.subarray(at, at + size));
       texts.push(slot.subarray(at + GCM_TEXT_START));
     }
     views = { size, datagrams, texts };
-    cache[i] = views;
+    this.#receiveViewCache[i] = views;
     return views;
   }
 

@@ -295,7 +295,7 @@ export class GsoSplitter {
     // Packet memory (the workers'): copies and the payload sum without a view or `set` call.
     const memory = checksumMemory();
     const inMemory = memory !== null && memory.holds(frame);
-    const headers = inMemory ? NO_FRAME : frame.subarray(p, p + headersLength);
+    const headers = frame.subarray(p, p + headersLength);
     for (let k = 0; k < n; k++) {
       const i = first + k;
       const out = segments[start + k]!;
@@ -303,7 +303,7 @@ export class GsoSplitter {
       const dataLength = Math.min(mss, payloadLength - i * mss);
       const segmentLength = headersLength + dataLength;
       if (inMemory && memory.holds(out)) memory.copy(out, 0, frame, p, headersLength);
-      else out.set(inMemory ? frame.subarray(p, p + headersLength) : headers, 0);
+      else out.set(headers, 0);
       if (this.#isIpv6) {
         writeU16(out, IPV6_PAYLOAD_LENGTH, segmentLength - IPV6_HEADER_LENGTH);
       } else {
