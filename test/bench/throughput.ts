@@ -1,9 +1,8 @@
 /**
  * Throughput benchmark: iperf3 TCP (1 and 4 streams) through each path, all in one run so that
  * the figures compare (LAB-FACTS: ±20 % between runs). Run it with `bash scripts/bench.sh
- * [--rounds R] [--seconds S] [--warmup S] [--only name,name] [--[no-]load-checks] [--[no-]memory]`;
- * it prints
- * a table and writes `test/artifacts/throughput.json`.
+ * [--rounds R] [--seconds S] [--warmup S] [--only name,name] [--[no-]pin] [--[no-]load-checks]
+ * [--[no-]memory]`; it prints a table and writes `test/artifacts/throughput.json`.
  *
  * Paths (test/bench/_paths.ts): plain veth, our appliance with three suites, strongSwan
  * kernel-libipsec, wireguard-go and OpenVPN 2.6 (the last two installed with apt-get when
@@ -11,7 +10,9 @@
  * 1. a fresh lab: two namespaces on one veth (198.51.100.1 ⇄ 198.51.100.2); both tunnel ends
  *    and both iperf3 ends run inside them;
  * 2. the tunnel is brought up and proven: the expected suite on both ends where the peer can
- *    tell, ping both ways between the inner addresses (10.1.0.1 ⇄ 10.2.0.1);
+ *    tell, ping both ways between the inner addresses (10.1.0.1 ⇄ 10.2.0.1); then, unless
+ *    `--no-pin`, each end's processes are pinned to its half of the CPUs (test/bench/_pinning.ts:
+ *    the two ends model two machines; iperf3 stays free);
  * 3. a warm-up: TCP 1 stream for `--warmup` seconds (default 5), not counted: a path that just
  *    started (processes, JIT, buffers) runs slower for its first seconds;
  * 4. R rounds of {TCP 1 stream, TCP 4 streams}, S seconds each, iperf3 bound to the inner
@@ -34,6 +35,7 @@ import {
   withLab,
 } from "../netns/harness.ts";
 import { iperf3 } from "../netns/traffic.ts";
+import { allowedCpus, type EndCpus, pinNamespace, splitCpus } from "./_pinning.ts";
 import { ARTIFACTS_DIR } from "../netns/rockhopper_node.ts";
 import {
   type BenchPath,
@@ -102,6 +104,8 @@ export interface ThroughputReport {
   seconds: number;
   /** The discarded TCP run each path had before its rounds (see {@link BenchOptions.warmup}). */
   warmup_seconds: number;
+  /** The CPUs each tunnel end's processes were pinned to; null with `--no-pin`. */
+  pinned: EndCpus | null;
   rows: ThroughputRow[];
   /** A new IKE SA and liveness checks while ours-aes256gcm carries load (`--load-checks`). */
   load_checks?: LoadChecksReport;
@@ -124,6 +128,11 @@ export interface BenchOptions {
   warmup?: number;
   /** Names of the paths to measure (all of {@link PATH_NAMES} when absent). */
   only?: readonly string[];
+  /**
+   * Pin each tunnel end's processes to its half of the CPUs (test/bench/_pinning.ts); default
+   * true.
+   */
+  pin?: boolean;
   /** Run the load checks (default: only when all paths are measured). */
   loadChecks?: boolean;
   /** Measure memory use (default: only when all paths are measured). */
@@ -247,11 +256,11 @@ export function spread(values: readonly number[]): Spread {
 
 /** Usage line of the command. */
 export const BENCH_USAGE = "usage: [--rounds N] [--seconds S] [--warmup S] [--only name,name] " +
-  "[--[no-]load-checks] [--[no-]memory]";
+  "[--[no-]pin] [--[no-]load-checks] [--[no-]memory]";
 
 /**
  * Parses the command line: `--rounds N`, `--seconds S`, `--warmup S` (0 allowed),
- * `--only name,name` (also `--x=value`), `--load-checks`/`--no-load-checks`,
+ * `--only name,name` (also `--x=value`), `--pin`/`--no-pin`, `--load-checks`/`--no-load-checks`,
  * `--memory`/`--no-memory`.
  *
  * @example
@@ -302,6 +311,8 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
         options.only = names;
         break;
       }
+      case "--pin":
+      case "--no-pin":
       case "--load-checks":
       case "--no-load-checks":
       case "--memory":
@@ -309,7 +320,8 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
         if (eq >= 0) throw new TypeError(`Cannot parse ${flag}: it takes no value`);
         const on = !flag.startsWith("--no-");
         if (flag.endsWith("load-checks")) options.loadChecks = on;
-        else options.memory = on;
+        else if (flag.endsWith("memory")) options.memory = on;
+        else options.pin = on;
         break;
       }
       default:
@@ -324,9 +336,22 @@ async function measurePath(
   lab: NetnsLab,
   path: BenchPath,
   options: BenchOptions,
+  pinned: EndCpus | null,
 ): Promise<ThroughputRow> {
   const log = options.log ?? console.error;
   const endpoints = await path.setUp(lab);
+  if (pinned !== null) {
+    const ends = [
+      [endpoints.client, pinned.client],
+      [endpoints.server, pinned.server],
+    ] as const;
+    const done: string[] = [];
+    for (const [ns, cpus] of ends) {
+      const pids = await pinNamespace(lab.nsName(ns), cpus);
+      done.push(`${ns}'s ${pids.length} process(es) to CPU ${cpus.join(",")}`);
+    }
+    log(`bench: ${path.name} pinned ${done.join(", ")}`);
+  }
   const warmup = options.warmup ?? DEFAULT_WARMUP_SECONDS;
   if (warmup > 0) {
     const mbps = await iperf3(lab, {
@@ -407,15 +432,17 @@ export async function runBenchmark(options: BenchOptions): Promise<ThroughputRep
   const perMeasurementMs = (options.seconds + 25) * 1000;
   const warmupMs = ((options.warmup ?? DEFAULT_WARMUP_SECONDS) + 25) * 1000;
   const timeoutMs = 90_000 + warmupMs + options.rounds * STREAM_COUNTS.length * perMeasurementMs;
+  const pinned = options.pin === false ? null : splitCpus(await allowedCpus());
   const rows: ThroughputRow[] = [];
   for (const path of selected) {
-    rows.push(await withLab((lab) => measurePath(lab, path, options), { timeoutMs }));
+    rows.push(await withLab((lab) => measurePath(lab, path, options, pinned), { timeoutMs }));
   }
   const report: ThroughputReport = {
     date,
     rounds: options.rounds,
     seconds: options.seconds,
     warmup_seconds: options.warmup ?? DEFAULT_WARMUP_SECONDS,
+    pinned,
     rows,
   };
   const everything = options.only === undefined;
@@ -480,6 +507,11 @@ export function formatTable(report: ThroughputReport): string {
   const lines = [
     `throughput: iperf3 TCP, ${report.rounds} round(s) × ${report.seconds} s, ` +
     `${navigator.hardwareConcurrency} cores, ${report.date}`,
+    report.pinned === null
+      ? "tunnel ends not pinned (--no-pin)"
+      : `tunnel ends pinned: client's to CPU ${report.pinned.client.join(",")}, server's to CPU ${
+        report.pinned.server.join(",")
+      } (iperf3 free)`,
     line(header),
     ...cells.map(line),
   ];

@@ -9,6 +9,7 @@
 import { assert, assertEquals, assertThrows } from "../_assert.ts";
 import { requireRoot } from "../netns/harness.ts";
 import { generatorAddress, multiplyChildren, parseLivenessChecks } from "./load_checks.ts";
+import { allowedCpus, splitCpus } from "./_pinning.ts";
 import {
   cpuPercent,
   formatTable,
@@ -65,6 +66,12 @@ Deno.test("parseBenchArgs reads --warmup (0 switches it off) and refuses a negat
   assertEquals(parseBenchArgs(["--warmup", "0"]), { rounds: 3, seconds: 10, warmup: 0 });
   assertEquals(parseBenchArgs(["--warmup=7"]), { rounds: 3, seconds: 10, warmup: 7 });
   assertThrows(() => parseBenchArgs(["--warmup", "-1"]), RangeError, "--warmup");
+});
+
+Deno.test("parseBenchArgs switches the pinning of the tunnel ends on and off", () => {
+  assertEquals(parseBenchArgs(["--no-pin"]), { rounds: 3, seconds: 10, pin: false });
+  assertEquals(parseBenchArgs(["--no-pin", "--pin"]), { rounds: 3, seconds: 10, pin: true });
+  assertThrows(() => parseBenchArgs(["--pin=0"]), TypeError, "--pin: it takes no value");
 });
 
 Deno.test("parseBenchArgs switches the load checks and memory figures on and off", () => {
@@ -151,12 +158,14 @@ Deno.test({
       const parsed = JSON.parse(await Deno.readTextFile(path)) as ThroughputReport;
       assertEquals(Object.keys(parsed).sort(), [
         "date",
+        "pinned",
         "rounds",
         "rows",
         "seconds",
         "warmup_seconds",
       ]);
       assertEquals(parsed.warmup_seconds, 1);
+      assertEquals(parsed.pinned, splitCpus(await allowedCpus()));
       assertEquals(new Date(parsed.date).toISOString(), parsed.date, "date is ISO 8601");
       assertEquals([parsed.rounds, parsed.seconds], [1, 3]);
       assertEquals(parsed.rows.map((r) => r.name), SMOKE_PATHS);
