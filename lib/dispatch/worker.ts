@@ -85,8 +85,6 @@ export const BATCH_SIZE = 64;
 const SLOT_SIZE = MAX_SLOT_SIZE;
 /** Largest tunnel MTU (conf: `<tunnel mtu>` ≤ 9000) plus room for headers: one GSO segment. */
 const MAX_SEGMENT_SIZE = 9000 + 64;
-/** Packet memory for GRO coalescing arenas: one realm's at the largest MTU. */
-const ARENA_RESERVE = BATCH_SIZE * (MAX_SEGMENT_SIZE + VNET_HDR_LENGTH);
 /**
  * Decrypted packets an offload queue collects before coalescing them into TUN frames: several
  * 64 KiB frames' worth (46 segments each at MTU 1438), so that frames are rarely cut short at
@@ -94,6 +92,11 @@ const ARENA_RESERVE = BATCH_SIZE * (MAX_SEGMENT_SIZE + VNET_HDR_LENGTH);
  * 1.7× the writes, each with the kernel's TCP receive work).
  */
 const COALESCE_PACKETS = 4 * BATCH_SIZE;
+/**
+ * The worker's GRO coalescing arena, shared by every realm: COALESCE_PACKETS segments at the
+ * largest MTU (2.3 MiB of packet memory; at MTU 1438 the first 0.5 MiB are touched).
+ */
+const COALESCE_ARENA_BYTES = COALESCE_PACKETS * (MAX_SEGMENT_SIZE + VNET_HDR_LENGTH);
 /** Packet memory beyond its buffers: alignment padding (64 bytes per buffer at most). */
 const PACKET_MEMORY_SLACK = 65536;
 /** Upper bound of one blocking poll: a lost wake-up stalls control at most this long. */
@@ -261,6 +264,12 @@ export class DataPlaneWorker {
   /** GSO split output, shared by the realms (each outbound batch uses it up at once). */
   readonly #segments: SegmentOutput & { start: number };
   /**
+   * Where every offload realm's coalescer builds its frames: flushOffload writes a realm's
+   * frames to its TUN queue before any other realm coalesces, so one arena serves them all
+   * (in packet memory, whatever the number of realms and however often they change).
+   */
+  readonly #coalesceArena: Uint8Array;
+  /**
    * The `sockaddr` array last copied into each slot of the UDP and raw send batches (a path
    * change gives a record a new array): the 16 bytes are copied only when it changes.
    */
@@ -310,7 +319,7 @@ export class DataPlaneWorker {
     // TUN reads, UDP receive and send batches (GSO segments are split into the send slots),
     // with raw ESP two more, and the split output of the fallback path.
     this.#packetMemory = ChecksumMemory.create(
-      slotBytes * (this.#raw ? 5 : 3) + segmentBytes + ARENA_RESERVE + PACKET_MEMORY_SLACK,
+      slotBytes * (this.#raw ? 5 : 3) + segmentBytes + COALESCE_ARENA_BYTES + PACKET_MEMORY_SLACK,
     );
     useChecksumMemory(this.#packetMemory);
     const memory = this.#packetMemory;
@@ -330,6 +339,8 @@ export class DataPlaneWorker {
       lengths: new Uint32Array(BATCH_SIZE),
       start: 0,
     };
+    this.#coalesceArena = memory?.alloc(COALESCE_ARENA_BYTES) ??
+      new Uint8Array(COALESCE_ARENA_BYTES);
     for (const realm of init.realms) this.#addRealm(realm);
     this.#rebuildPoll();
   }
@@ -473,7 +484,7 @@ export class DataPlaneWorker {
           maxPackets: COALESCE_PACKETS,
           maxPacketLength: segmentSize,
           counters: this.offloadCounters.coalesce,
-          ...this.#arenaOption(COALESCE_PACKETS * (segmentSize + VNET_HDR_LENGTH)),
+          arena: this.#coalesceArena,
         }),
         pending: new Array<Uint8Array>(COALESCE_PACKETS),
         pendingCount: 0,
@@ -494,15 +505,6 @@ export class DataPlaneWorker {
       },
       lastNoRoute: 0,
     });
-  }
-
-  /**
-   * A coalescing arena in packet memory while it has room (one realm at the largest MTU, or
-   * several smaller ones); later realms get a plain one (their payload copies take a view each).
-   */
-  #arenaOption(bytes: number): { arena?: Uint8Array } {
-    const memory = this.#packetMemory;
-    return memory !== null && memory.free >= bytes + 64 ? { arena: memory.alloc(bytes) } : {};
   }
 
   #createSa(params: WorkerSaParams): EspSa {

@@ -387,6 +387,74 @@ Deno.test("an offload queue gets consecutive decrypted TCP segments as one coale
   }
 });
 
+Deno.test("two offload realms whose segments arrive in one batch each get their own coalesced stream", () => {
+  const f = fixture(true);
+  const [tunWorker, tunTest] = packetPipe();
+  try {
+    // Realm 2, added at run time, shares the worker's one coalescing arena with realm 1.
+    apply(f, {
+      type: "addRealm",
+      seq: 0,
+      realm: {
+        id: 2,
+        name: "rhp-two",
+        tunFd: tunWorker,
+        mtu: 1400,
+        counters: createRealmShared(1),
+        offload: true,
+      },
+    });
+    const one = saPairFor(f, 0xc0de0011, "in");
+    const two = saPairFor(f, 0xc0de0012, "in");
+    apply(f, { type: "addInbound", seq: 0, realm: 1, sa: one.params, prefixes: ["10.0.0.0/8"] });
+    apply(f, { type: "addInbound", seq: 0, realm: 2, sa: two.params, prefixes: ["10.0.0.0/8"] });
+    const specs: TcpSpec[] = [
+      { seq: 1000, sport: 1111, payload: payloadBytes(24 * 1000, 1) },
+      { seq: 5000, sport: 2222, payload: payloadBytes(24 * 1000, 2) },
+    ];
+    const [segmentsOne, segmentsTwo] = specs.map((spec) => referenceSegments(spec, 1000));
+    // Interleaved: each realm's queue fills while the other's does.
+    const name = sockaddrOf({ address: LOOPBACK, port: f.workerPort });
+    const batch = new PacketBatch({ count: 48, slotSize: 2048 });
+    for (let i = 0; i < 24; i++) {
+      batch.setLength(2 * i, encapsulate(one.peerSa, segmentsOne![i]!, batch.slots[2 * i]!));
+      batch.setLength(
+        2 * i + 1,
+        encapsulate(two.peerSa, segmentsTwo![i]!, batch.slots[2 * i + 1]!),
+      );
+      batch.setName(2 * i, name);
+      batch.setName(2 * i + 1, name);
+    }
+    assertEquals(f.peer.send(batch, 48), 48);
+    const frames: [Uint8Array[], Uint8Array[]] = [[], []];
+    const stream = (list: Uint8Array[]) => {
+      const bytes: number[] = [];
+      for (const frame of list) {
+        const packet = frame.subarray(10);
+        const ihl = (packet[0]! & 0xf) * 4;
+        const thl = (packet[ihl + 12]! >> 4) * 4;
+        bytes.push(...packet.subarray(ihl + thl, (packet[2]! << 8) | packet[3]!));
+      }
+      return new Uint8Array(bytes);
+    };
+    pumpUntil(f, () => {
+      frames[0].push(...drainPipe(f.tunTest));
+      frames[1].push(...drainPipe(tunTest));
+      return stream(frames[0]).length >= 24_000 && stream(frames[1]).length >= 24_000;
+    });
+    for (const [i, list] of frames.entries()) {
+      assert(list.length < 24, `realm ${i + 1}: ${list.length} frames for 24 segments`);
+      assertEquals(stream(list), specs[i]!.payload, `realm ${i + 1}: its own stream, in order`);
+    }
+    one.peerSa.dispose();
+    two.peerSa.dispose();
+  } finally {
+    libc().close(tunWorker);
+    libc().close(tunTest);
+    f.close();
+  }
+});
+
 Deno.test("a realm added at run time carries traffic; removing it takes its SAs and queue away", () => {
   const f = fixture();
   const [tunWorker, tunTest] = packetPipe();
