@@ -83,24 +83,56 @@ async function run(argv: readonly string[]): Promise<string> {
 
 /**
  * Pins every thread of every process in namespace `fullName` (as `ip netns` names it) to
- * `cpus`, and checks it took; returns the pinned process IDs.
+ * `cpus`, and checks it took; returns the pinned process IDs (a process that ends meanwhile is
+ * left out).
  */
 export async function pinNamespace(fullName: string, cpus: readonly number[]): Promise<number[]> {
   const list = cpus.join(",");
   const pids = (await run(["ip", "netns", "pids", fullName])).split("\n")
     .map((l) => l.trim()).filter((l) => l !== "").map(Number);
+  const pinned: number[] = [];
   for (const pid of pids) {
-    await run(["taskset", "--all-tasks", "--pid", "--cpu-list", list, String(pid)]);
-    for await (const task of Deno.readDir(`/proc/${pid}/task`)) {
-      const status = await Deno.readTextFile(`/proc/${pid}/task/${task.name}/status`)
+    try {
+      await run(["taskset", "--all-tasks", "--pid", "--cpu-list", list, String(pid)]);
+    } catch (e) {
+      // A process that ended since it was listed (e.g. a daemon's helper script) is no error.
+      if (await exists(`/proc/${pid}`)) throw e;
+      continue;
+    }
+    const tasks = await threadsOf(pid);
+    if (tasks === null) continue; // ended meanwhile
+    pinned.push(pid);
+    for (const task of tasks) {
+      const status = await Deno.readTextFile(`/proc/${pid}/task/${task}/status`)
         .catch(() => ""); // a thread that has just ended
       const line = status.split("\n").find((l) => l.startsWith("Cpus_allowed_list:"));
       if (line === undefined) continue;
       const got = parseCpuList(line.slice(line.indexOf(":") + 1)).join(",");
       if (got !== list) {
-        throw new Error(`Cannot pin thread ${task.name} of process ${pid}: it runs on ${got}`);
+        throw new Error(`Cannot pin thread ${task} of process ${pid}: it runs on ${got}`);
       }
     }
   }
-  return pids;
+  return pinned;
+}
+
+/** The thread IDs of process `pid`, or null when it no longer exists. */
+async function threadsOf(pid: number): Promise<string[] | null> {
+  const tasks: string[] = [];
+  try {
+    for await (const task of Deno.readDir(`/proc/${pid}/task`)) tasks.push(task.name);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  }
+  return tasks;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
 }

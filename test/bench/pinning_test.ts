@@ -36,7 +36,16 @@ Deno.test({
       // checks every thread of each).
       const inside = lab.spawn("pinned", ["sh", "-c", "sleep 30 & wait"]);
       const outside = lab.spawn("free", ["sleep", "30"]);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Until the shell has started its child.
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline) {
+        const listed = await new Deno.Command("ip", {
+          args: ["netns", "pids", lab.nsName("pinned")],
+          stdout: "piped",
+        }).output();
+        if (new TextDecoder().decode(listed.stdout).trim().split("\n").length >= 2) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
       const pids = await pinNamespace(lab.nsName("pinned"), target);
       assertEquals(pids.length, 2, `pinned ${pids.join(" ")}`);
       for (const pid of pids) {
