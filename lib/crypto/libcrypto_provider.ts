@@ -8,6 +8,7 @@ import { EvpAesCbc, EvpAesGcm, EvpHmac, libcrypto, randBytes } from "../sys/mod.
 import { createDh } from "./dh.ts";
 import type {
   AeadContext,
+  AeadUse,
   CbcContext,
   CryptoProvider,
   DhExchange,
@@ -33,9 +34,12 @@ export class LibcryptoProvider implements CryptoProvider {
     libcrypto();
   }
 
-  /** AES-128/256-GCM-16 for a 16/32-byte key (salt excluded); `RangeError` otherwise. */
-  createAead(key: Uint8Array): AeadContext {
-    return new EvpAesGcm(key);
+  /**
+   * AES-128/256-GCM-16 for a 16/32-byte key (salt excluded); `RangeError` otherwise. Only the
+   * EVP context that `use` needs is created.
+   */
+  createAead(key: Uint8Array, use: AeadUse = "both"): AeadContext {
+    return new EvpAesGcm(key, use);
   }
 
   /** AES-128/256-CBC without padding for a 16/32-byte key; `RangeError` otherwise. */

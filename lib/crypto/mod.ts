@@ -11,6 +11,7 @@
  */
 export type {
   AeadContext,
+  AeadUse,
   BoundAead,
   CbcContext,
   CryptoProvider,

@@ -65,9 +65,16 @@ export interface DhExchange {
   computeSecret(peerPublic: Uint8Array): Uint8Array;
 }
 
+/**
+ * What an AEAD key is used for: an ESP or IKE key only ever seals (outbound) or only opens
+ * (inbound), so a provider may set up only that half (`"both"` by default).
+ */
+export type AeadUse = "seal" | "open" | "both";
+
 export interface CryptoProvider {
   readonly name: string;
-  createAead(key: Uint8Array): AeadContext;
+  /** A call of the half that `use` leaves out throws. */
+  createAead(key: Uint8Array, use?: AeadUse): AeadContext;
   createCbc(key: Uint8Array): CbcContext;
   createMac(hash: HashName, key: Uint8Array): MacContext;
   /** A new DH exchange for an IKE DH group number; throws `RangeError` if unsupported. */

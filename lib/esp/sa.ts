@@ -208,7 +208,11 @@ export class EspSa {
       if (integrity !== "none") fail(`AES-GCM is combined mode, integrity must be "none"`);
       const aesLength = encryptionKey.length - GCM_SALT_LENGTH;
       nonce.set(encryptionKey.subarray(aesLength));
-      aead = crypto.createAead(encryptionKey.subarray(0, aesLength));
+      // An SA's key only ever seals (outbound) or opens (inbound): one EVP context, not two.
+      aead = crypto.createAead(
+        encryptionKey.subarray(0, aesLength),
+        params.direction === "out" ? "seal" : "open",
+      );
       this.ivLength = GCM_IV_LENGTH;
       this.blockSize = ESP_ALIGNMENT;
       this.icvLength = GCM_ICV_LENGTH;

@@ -38,6 +38,7 @@ export {
 } from "./libcrypto.ts";
 export type { LibcryptoSymbols } from "./libcrypto.ts";
 export { EvpAesGcm, GCM_NONCE_LENGTH, GCM_TAG_LENGTH } from "./evp_gcm.ts";
+export type { GcmUse } from "./evp_gcm.ts";
 export { AES_BLOCK_LENGTH, EvpAesCbc } from "./evp_cbc.ts";
 export { EvpHmac, HmacDigest } from "./evp_hmac.ts";
 export type { HmacDigestName } from "./evp_hmac.ts";

@@ -168,3 +168,39 @@ Deno.test("GCM bound to scratch buffers: same bytes as seal/open, only [0, lengt
     assert.throws(() => bound.open(new Uint8Array(16), 16), /disposed/);
   }
 });
+
+Deno.test("GCM set up to seal only or open only: that half interoperates, the other refuses clearly", () => {
+  for (const providerOnly of [false, true]) {
+    const key = random(16);
+    if (providerOnly) Deno.env.set("RHP_GCM_PROVIDER_ONLY", "1");
+    let sealer: EvpAesGcm;
+    let opener: EvpAesGcm;
+    try {
+      sealer = new EvpAesGcm(key, "seal");
+      opener = new EvpAesGcm(key, "open");
+    } finally {
+      Deno.env.delete("RHP_GCM_PROVIDER_ONLY");
+    }
+    const what = providerOnly ? "provider path" : "direct path";
+    const nonce = random(12);
+    const aad = random(8);
+    const tag = new Uint8Array(16);
+    const plain = random(1400);
+    const text = plain.slice();
+    sealer.seal(nonce, aad, text, tag);
+    assert.equal(opener.open(nonce, aad, text, tag), true, `${what}: opens what the sealer sealed`);
+    assert.deepEqual(text, plain, what);
+    const bound = { seal: sealer.bind(nonce, aad, tag), open: opener.bind(nonce, aad, tag) };
+    bound.seal.seal(text, text.length);
+    assert.equal(bound.open.open(text, text.length), true, `${what}: bound halves interoperate`);
+    assert.deepEqual(text, plain, what);
+    assert.throws(() => sealer.open(nonce, aad, text, tag), /set up to seal only/);
+    assert.throws(() => opener.seal(nonce, aad, text, tag), /set up to open only/);
+    assert.throws(() => sealer.bind(nonce, aad, tag).open(text, 16), /set up to seal only/);
+    assert.throws(() => opener.bind(nonce, aad, tag).seal(text, 16), /set up to open only/);
+    sealer.dispose();
+    opener.dispose();
+    assert.throws(() => sealer.seal(nonce, aad, text, tag), /disposed/);
+    assert.throws(() => bound.open.open(text, 16), /disposed/);
+  }
+});
