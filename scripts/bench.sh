@@ -12,7 +12,7 @@
 # ours-aes256gcm, ours-aes256-sha256, strongswan-libipsec-aes128gcm, wireguard-go, openvpn),
 # then the load checks (a new IKE SA and liveness checks under load) and memory figures (RSS
 # idle, under load, with 1,000 child SAs); with --only those two run only when asked for. A
-# full run takes about 16 minutes.
+# full run takes about 10 minutes.
 # The ESP micro-benchmarks are separate: `deno task bench:micro`.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
