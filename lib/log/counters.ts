@@ -1,15 +1,4 @@
 /**
- * Named monotonic counters without per-increment allocation: a fixed set of names per
- * counter group, backed by a `Float64Array`.
- *
- * @example
- * ```ts
- * const c = new Counters(["rxDropped", "txPackets"] as const);
- * c.add("rxDropped");
- * c.get("rxDropped"); // 1
- * ```
- */
-/**
  * The name → index map of each names list, shared by every group made from the same list (e.g.
  * one per ESP SA: about 1 KB saved per group).
  */
@@ -24,6 +13,17 @@ function indexOfNames<Name extends string>(names: readonly Name[]): Map<Name, nu
   return index as Map<Name, number>;
 }
 
+/**
+ * Named monotonic counters without per-increment allocation: a fixed set of names per
+ * counter group, backed by a `Float64Array`.
+ *
+ * @example
+ * ```ts
+ * const c = new Counters(["rxDropped", "txPackets"] as const);
+ * c.add("rxDropped");
+ * c.get("rxDropped"); // 1
+ * ```
+ */
 export class Counters<Name extends string> {
   readonly names: readonly Name[];
   readonly #values: Float64Array;
