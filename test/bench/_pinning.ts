@@ -14,6 +14,8 @@
  * on two machines, as modelled here, neither can pull the other onto its core.
  */
 
+import { namespacePids, runCommand } from "../netns/harness.ts";
+
 /**
  * Parses a Linux CPU list (`/proc/<pid>/status` Cpus_allowed_list, `taskset -c`): numbers and
  * ranges separated by commas; sorted, without duplicates.
@@ -68,19 +70,6 @@ export async function allowedCpus(): Promise<number[]> {
   return parseCpuList(line.slice(line.indexOf(":") + 1));
 }
 
-async function run(argv: readonly string[]): Promise<string> {
-  const output = await new Deno.Command(argv[0]!, {
-    args: argv.slice(1),
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!output.success) {
-    const stderr = new TextDecoder().decode(output.stderr).trim();
-    throw new Error(`Cannot run ${argv.join(" ")}: exit ${output.code}: ${stderr}`);
-  }
-  return new TextDecoder().decode(output.stdout);
-}
-
 /**
  * Pins every thread of every process in namespace `fullName` (as `ip netns` names it) to
  * `cpus`, and checks it took; returns the pinned process IDs (a process that ends meanwhile is
@@ -88,19 +77,16 @@ async function run(argv: readonly string[]): Promise<string> {
  */
 export async function pinNamespace(fullName: string, cpus: readonly number[]): Promise<number[]> {
   const list = cpus.join(",");
-  const pids = (await run(["ip", "netns", "pids", fullName])).split("\n")
-    .map((l) => l.trim()).filter((l) => l !== "").map(Number);
   const pinned: number[] = [];
-  for (const pid of pids) {
-    try {
-      await run(["taskset", "--all-tasks", "--pid", "--cpu-list", list, String(pid)]);
-    } catch (e) {
-      // A process that ended since it was listed (e.g. a daemon's helper script) is no error.
-      if (await exists(`/proc/${pid}`)) throw e;
-      continue;
-    }
+  for (const pid of await namespacePids(fullName)) {
+    const argv = ["taskset", "--all-tasks", "--pid", "--cpu-list", list, String(pid)];
+    const result = await runCommand(undefined, argv);
+    // A process that ended since it was listed (e.g. a daemon's helper script) is no error.
     const tasks = await threadsOf(pid);
-    if (tasks === null) continue; // ended meanwhile
+    if (tasks === null) continue;
+    if (result.code !== 0) {
+      throw new Error(`Cannot run ${argv.join(" ")}: exit ${result.code}: ${result.stderr.trim()}`);
+    }
     pinned.push(pid);
     for (const task of tasks) {
       const status = await Deno.readTextFile(`/proc/${pid}/task/${task}/status`)
@@ -126,13 +112,4 @@ async function threadsOf(pid: number): Promise<string[] | null> {
     throw e;
   }
   return tasks;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -3,7 +3,7 @@
  * root, in a namespace of its own) that every thread of a namespace's processes ends up pinned.
  */
 import { assertEquals, assertThrows } from "../_assert.ts";
-import { requireRoot, withLab } from "../netns/harness.ts";
+import { namespacePids, requireRoot, withLab } from "../netns/harness.ts";
 import { allowedCpus, parseCpuList, pinNamespace, splitCpus } from "./_pinning.ts";
 
 Deno.test("parseCpuList reads numbers and ranges, sorted and without duplicates", () => {
@@ -38,12 +38,7 @@ Deno.test({
       const outside = lab.spawn("free", ["sleep", "30"]);
       // Until the shell has started its child.
       const deadline = Date.now() + 5000;
-      while (Date.now() < deadline) {
-        const listed = await new Deno.Command("ip", {
-          args: ["netns", "pids", lab.nsName("pinned")],
-          stdout: "piped",
-        }).output();
-        if (new TextDecoder().decode(listed.stdout).trim().split("\n").length >= 2) break;
+      while ((await namespacePids(lab.nsName("pinned"))).length < 2 && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       const pids = await pinNamespace(lab.nsName("pinned"), target);

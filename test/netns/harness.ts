@@ -628,12 +628,17 @@ export class NetnsLab {
   }
 }
 
+/** The processes whose network namespace is `fullName` (as `ip netns` names it). */
+export async function namespacePids(fullName: string): Promise<number[]> {
+  const r = await runCommand(undefined, ["ip", "netns", "pids", fullName]);
+  return r.stdout.split(/\s+/).filter((s) => s !== "").map(Number);
+}
+
 /** SIGKILLs every process whose network namespace is `fullName`. */
 async function killNamespacePids(fullName: string): Promise<void> {
-  const r = await runCommand(undefined, ["ip", "netns", "pids", fullName]);
-  for (const pid of r.stdout.split(/\s+/).filter((s) => s !== "")) {
+  for (const pid of await namespacePids(fullName)) {
     try {
-      Deno.kill(Number(pid), "SIGKILL");
+      Deno.kill(pid, "SIGKILL");
     } catch { /* already gone */ }
   }
 }
