@@ -48,6 +48,18 @@ function drainPipe(fd: number): Uint8Array[] {
   }
 }
 
+/** The TCP payload bytes of IPv4 TUN frames (10-byte vnet header first), concatenated. */
+function tcpStreamOf(frames: readonly Uint8Array[]): Uint8Array {
+  const bytes: number[] = [];
+  for (const frame of frames) {
+    const packet = frame.subarray(10);
+    const ihl = (packet[0]! & 0xf) * 4;
+    const thl = (packet[ihl + 12]! >> 4) * 4;
+    bytes.push(...packet.subarray(ihl + thl, (packet[2]! << 8) | packet[3]!));
+  }
+  return new Uint8Array(bytes);
+}
+
 interface Fixture {
   worker: DataPlaneWorker;
   messages: WorkerMessage[];
@@ -371,15 +383,7 @@ Deno.test("an offload queue gets consecutive decrypted TCP segments as one coale
     frames.push(...drainPipe(f.tunTest));
     assert(frames.length < segments.length, `${frames.length} frames for 20 segments`);
     // The payloads, in order, are the stream that was sent.
-    const payload: number[] = [];
-    for (const frame of frames) {
-      const packet = frame.subarray(10);
-      const ihl = (packet[0]! & 0xf) * 4;
-      const thl = (packet[ihl + 12]! >> 4) * 4;
-      const total = (packet[2]! << 8) | packet[3]!;
-      payload.push(...packet.subarray(ihl + thl, total));
-    }
-    assertEquals(new Uint8Array(payload), spec.payload);
+    assertEquals(tcpStreamOf(frames), spec.payload);
     assertEquals(frames[0]![1], 1, "the first frame is a GSO_TCPV4 super packet");
     peerSa.dispose();
   } finally {
@@ -427,24 +431,18 @@ Deno.test("two offload realms whose segments arrive in one batch each get their 
     }
     assertEquals(f.peer.send(batch, 48), 48);
     const frames: [Uint8Array[], Uint8Array[]] = [[], []];
-    const stream = (list: Uint8Array[]) => {
-      const bytes: number[] = [];
-      for (const frame of list) {
-        const packet = frame.subarray(10);
-        const ihl = (packet[0]! & 0xf) * 4;
-        const thl = (packet[ihl + 12]! >> 4) * 4;
-        bytes.push(...packet.subarray(ihl + thl, (packet[2]! << 8) | packet[3]!));
-      }
-      return new Uint8Array(bytes);
-    };
     pumpUntil(f, () => {
       frames[0].push(...drainPipe(f.tunTest));
       frames[1].push(...drainPipe(tunTest));
-      return stream(frames[0]).length >= 24_000 && stream(frames[1]).length >= 24_000;
+      return tcpStreamOf(frames[0]).length >= 24_000 && tcpStreamOf(frames[1]).length >= 24_000;
     });
     for (const [i, list] of frames.entries()) {
       assert(list.length < 24, `realm ${i + 1}: ${list.length} frames for 24 segments`);
-      assertEquals(stream(list), specs[i]!.payload, `realm ${i + 1}: its own stream, in order`);
+      assertEquals(
+        tcpStreamOf(list),
+        specs[i]!.payload,
+        `realm ${i + 1}: its own stream, in order`,
+      );
     }
     one.peerSa.dispose();
     two.peerSa.dispose();
