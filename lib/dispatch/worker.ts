@@ -255,12 +255,6 @@ export class DataPlaneWorker {
   readonly #rawSend: PacketBatch;
   readonly #udpReceive: PacketBatch;
   readonly #rawReceive: PacketBatch | null;
-  /**
-   * Where the buffers whose TCP checksums are summed live (received ESP, decrypted in place,
-   * and GSO segments): WebAssembly memory with the SIMD checksum (lib/esp/_checksum_wasm.ts);
-   * null where WebAssembly is not available (plain arrays, the JavaScript checksum).
-   */
-  readonly #packetMemory: ChecksumMemory | null;
   /** GSO split output, shared by the realms (each outbound batch uses it up at once). */
   readonly #segments: SegmentOutput & { start: number };
   /**
@@ -318,11 +312,14 @@ export class DataPlaneWorker {
     const segmentBytes = BATCH_SIZE * MAX_SEGMENT_SIZE;
     // TUN reads, UDP receive and send batches (GSO segments are split into the send slots),
     // with raw ESP two more, and the split output of the fallback path.
-    this.#packetMemory = ChecksumMemory.create(
+    // Packet memory: where the buffers whose TCP checksums are summed live (received ESP,
+    // decrypted in place, GSO segments, the coalescing arena), WebAssembly memory with the SIMD
+    // checksum (lib/esp/_checksum_wasm.ts); null without WebAssembly (plain arrays, the
+    // JavaScript checksum). Allocated once here, never grown.
+    const memory = ChecksumMemory.create(
       slotBytes * (this.#raw ? 5 : 3) + segmentBytes + COALESCE_ARENA_BYTES + PACKET_MEMORY_SLACK,
     );
-    useChecksumMemory(this.#packetMemory);
-    const memory = this.#packetMemory;
+    useChecksumMemory(memory);
     const batch = () =>
       new PacketBatch({ count: BATCH_SIZE, slotSize: SLOT_SIZE, data: memory?.alloc(slotBytes) });
     this.#tunBatch = batch();
