@@ -24,7 +24,8 @@ Deno.test("splitCpus gives the client's end the first half and the server's end 
 });
 
 Deno.test({
-  name: "pinNamespace pins every thread of every process in the namespace, and only those",
+  name:
+    "pinNamespace pins every process in the namespace (each checked thread by thread), and only those",
   ignore: requireRoot(),
   fn: async () => {
     const cpus = await allowedCpus();
